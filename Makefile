@@ -1,0 +1,42 @@
+# The two commands of the README: `make lab` (the main job) and `make test`.
+# Each creates or updates .venv itself.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.loom-jupyter-installed
+
+.PHONY: venv lab local test test-python test-notebooks check bench clean
+
+$(STAMP): pyproject.toml $(wildcard js/package.json js/package-lock.json)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## the main job: embedded local Loom server + JupyterLab wired to it
+lab: venv
+	$(VENV)/bin/loom-jupyter lab
+
+## the embedded local Loom server alone
+local: venv
+	$(VENV)/bin/loom-jupyter local
+
+## everything: Python suites (incl. browser tests), then the tutorial notebooks under nbval
+test: venv
+	$(PY) -m pytest tests
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(MAKE) --no-print-directory test-notebooks; fi
+
+test-notebooks: venv
+	$(PY) -m pytest -p nbval --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -o addopts="" -o testpaths=notebooks
+
+check: venv
+	$(VENV)/bin/ruff check loom_jupyter tests
+	$(VENV)/bin/mypy
+
+bench: venv
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) js/node_modules loom_jupyter/widgets/static
