@@ -1,0 +1,82 @@
+"""`loom-jupyter doctor`: what is configured and what is reachable, without printing secrets."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+Check = tuple[str, str, str]  # (state "ok" | "warn" | "fail", topic, detail)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=None, help="Loom URL to check (default: from the environment)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per check; exit 1 when any check fails."""
+    checks = [_configuration(args.url), _bundle(), _extension_config()]
+    checks += _connection(args.url)
+    for state, topic, detail in checks:
+        print(f"[{state:>4}] {topic}: {detail}")
+    return 1 if any(state == "fail" for state, _, _ in checks) else 0
+
+
+def _configuration(url: str | None) -> Check:
+    proxy = os.environ.get("LOOM_JUPYTER_PROXY_URL")
+    direct = url or os.environ.get("LOOM_URL")
+    key = "set" if os.environ.get("LOOM_API_KEY") else "not set"
+    if direct:
+        return ("ok", "connection", f"direct mode, LOOM_URL={direct}, LOOM_API_KEY {key}")
+    if proxy:
+        return ("ok", "connection", f"proxy mode through the Jupyter server at {proxy}")
+    return ("fail", "connection", "neither LOOM_URL nor the Jupyter proxy is configured; "
+            "run `loom-jupyter lab`, or set LOOM_URL and LOOM_API_KEY")
+
+
+def _bundle() -> Check:
+    static = Path(__file__).parent / "widgets" / "static" / "terminal.js"
+    if static.exists():
+        return ("ok", "terminal widget", f"bundle built ({static.stat().st_size // 1024} KiB)")
+    return ("warn", "terminal widget", "bundle missing; reinstall with `pip install -e .` (needs npm)")
+
+
+def _extension_config() -> Check:
+    name = "jupyter_server_config.d/loom_jupyter.json"
+    places = [Path(sys.prefix) / "etc" / "jupyter" / name, Path(__file__).parents[1] / "jupyter-config" / name]
+    if any(p.exists() for p in places):
+        return ("ok", "server extension", "enabled by " + name)
+    return ("warn", "server extension", f"{name} not installed; the /loom/ proxy will be off")
+
+
+def _connection(url: str | None) -> list[Check]:
+    try:
+        from .client import Loom, LoomError
+    except ImportError as exc:  # pragma: no cover - a broken install
+        return [("fail", "client", f"cannot import the SDK: {exc}")]
+    try:
+        client = Loom(url=url) if url else Loom()
+    except LoomError as exc:
+        return [("fail", "client", str(exc))]
+    with client:
+        return [_probe("server", lambda: _health(client)), _probe("identity", lambda: _me(client))]
+
+
+def _probe(topic: str, fn: Callable[[], str]) -> Check:
+    try:
+        return ("ok", topic, fn())
+    except Exception as exc:  # every SDK error str() is one sentence without the key
+        return ("fail", topic, str(exc))
+
+
+def _health(client: object) -> str:
+    health = client.health()  # type: ignore[attr-defined]
+    version = getattr(getattr(health, "version", None), "version", None) or "unknown version"
+    return f"{client.url} is {health.status} ({version})"  # type: ignore[attr-defined]
+
+
+def _me(client: object) -> str:
+    me = client.me()  # type: ignore[attr-defined]
+    roles = ", ".join(getattr(me, "global_roles", None) or []) or "no global roles"
+    return f"authenticated as {me.display_name} ({roles})"
