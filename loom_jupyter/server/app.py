@@ -1,0 +1,159 @@
+"""The `loom_jupyter` server extension: configuration, the pooled upstream client, the kernel env."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import httpx
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
+from traitlets import Float, Integer, Unicode, default, validate
+
+from .._version import __version__
+from .errors import display_url
+
+__all__ = ["LoomJupyter", "PROXY_URL_ENV", "PROXY_TOKEN_ENV"]
+
+PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
+PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
+_WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
+
+
+class LoomJupyter(ExtensionApp):
+    """Serve `{base_url}loom/...`: an authenticated, streaming proxy holding the Loom credential."""
+
+    name = "loom_jupyter"
+    load_other_extensions = True
+
+    url = Unicode(help="Base URL of the Loom server (default: $LOOM_URL).").tag(config=True)
+    api_key = Unicode(help="Loom API key (default: $LOOM_API_KEY, which is then removed from "
+                      "the environment so kernels never inherit it). Prefer api_key_file or the "
+                      "variable: Jupyter logs config values at DEBUG level.").tag(config=True)
+    api_key_file = Unicode(help="File holding the Loom API key on its first line "
+                           "(default: $LOOM_API_KEY_FILE).").tag(config=True)
+    connect_timeout = Float(10.0, help="Seconds to connect to Loom.").tag(config=True)
+    read_timeout = Float(
+        300.0, help="Longest silence (s) allowed between bytes from Loom; Loom's log streams "
+        "send keep-alives every 15 s, LLM streams do not."
+    ).tag(config=True)
+    max_connections = Integer(100, help="Size of the pooled upstream connection pool.").tag(
+        config=True
+    )
+
+    proxy_token = ""
+    _credential = ""
+    _http: httpx.AsyncClient | None = None
+
+    @default("url")
+    def _url_default(self) -> str:
+        return os.environ.get("LOOM_URL", "")
+
+    @default("api_key")
+    def _api_key_default(self) -> str:
+        return os.environ.get("LOOM_API_KEY", "")
+
+    @default("api_key_file")
+    def _api_key_file_default(self) -> str:
+        return os.environ.get("LOOM_API_KEY_FILE", "")
+
+    @validate("url")
+    def _valid_url(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"]).strip()
+        if value and httpx.URL(value).scheme not in ("http", "https"):
+            raise ValueError("LoomJupyter.url must be an http(s) URL")
+        return value.rstrip("/")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def initialize_settings(self) -> None:
+        self._credential = self._read_credential()
+        os.environ.pop("LOOM_API_KEY", None)
+        self.proxy_token = secrets.token_urlsafe(32)
+        self._publish_env()
+        # The port may change while the server binds (port_retries): publish again once running.
+        IOLoop.current().add_callback(self._publish_env)
+        self.log.info("loom_jupyter: proxying %s at %s", self.url or "(no Loom URL configured)",
+                      url_path_join(self.serverapp.base_url, "loom/"))
+
+    def initialize_handlers(self) -> None:
+        from .handlers import default_handlers
+        from .websocket import websocket_handlers
+
+        self.handlers.extend(websocket_handlers + default_handlers)
+
+    async def stop_extension(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if os.environ.get(PROXY_TOKEN_ENV) == self.proxy_token:
+            os.environ.pop(PROXY_TOKEN_ENV, None)
+            os.environ.pop(PROXY_URL_ENV, None)
+
+    # -- what handlers use ----------------------------------------------------------------
+    @property
+    def configured(self) -> bool:
+        return bool(self.url)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The only credential that ever leaves this process, and only towards `url`."""
+        return {"Authorization": f"Bearer {self._credential}"} if self._credential else {}
+
+    @property
+    def display_url(self) -> str:
+        return display_url(self.url)
+
+    @property
+    def has_credential(self) -> bool:
+        return bool(self._credential)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """One pooled client for every request: connection reuse is most of the throughput."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout, pool=None),
+                limits=httpx.Limits(max_connections=self.max_connections,
+                                    max_keepalive_connections=self.max_connections // 2),
+                follow_redirects=False,
+                trust_env=False,
+                headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
+            )
+        return self._http
+
+    def upstream_url(self, path: str, query: str = "", *, scheme: str | None = None) -> str:
+        """`url` + an already validated path (see paths.upstream_path); the host never varies."""
+        base = httpx.URL(self.url)
+        full = base.raw_path.decode().split("?")[0].rstrip("/") + path
+        url = str(base.copy_with(raw_path=(full + ("?" + query if query else "")).encode()))
+        if scheme is not None:
+            url = scheme + url[url.index(":"):]
+        return url
+
+    # -- internals --------------------------------------------------------------------------
+    def _read_credential(self) -> str:
+        if self.api_key:
+            return self.api_key.strip()
+        if self.api_key_file:
+            try:
+                lines = Path(self.api_key_file).expanduser().read_text().splitlines()
+            except OSError as exc:
+                self.log.error("loom_jupyter: cannot read api_key_file %s (%s)",
+                               self.api_key_file, type(exc).__name__)
+                return ""
+            return lines[0].strip() if lines else ""
+        return ""
+
+    def _publish_env(self) -> None:
+        os.environ[PROXY_URL_ENV] = self._proxy_url()
+        os.environ[PROXY_TOKEN_ENV] = self.proxy_token
+
+    def _proxy_url(self) -> str:
+        app = self.serverapp
+        ip = "127.0.0.1" if app.ip in _WILDCARD_IPS or app.ip == "localhost" else app.ip
+        if ip == "::":
+            ip = "::1"
+        host = f"[{ip}]" if ":" in ip else ip
+        scheme = "https" if app.certfile else "http"
+        return f"{scheme}://{host}:{app.port}" + url_path_join(app.base_url, "loom/")

@@ -1,0 +1,125 @@
+"""Who may use /loom/ (a Jupyter user, or a kernel holding the proxy token) and the one error writer."""
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth import User
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+if TYPE_CHECKING:
+    from .app import LoomJupyter
+
+__all__ = ["AUTH_RESOURCE", "ProxyError", "LoomAuthMixin", "json_bytes"]
+
+AUTH_RESOURCE = "loom"
+KERNEL_USER = User(username="loom-kernel", name="Kernel (loom proxy token)")
+_TOKEN_HEADER = re.compile(r"token\s+(\S+)\s*$", re.IGNORECASE)
+
+
+class ProxyError(Exception):
+    """An error the extension itself reports: rendered by the one error writer as JSON."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def json_bytes(obj: Any) -> bytes:
+    """JSON with <, > and & escaped, so even a sniffing browser never sees markup in our bodies."""
+    text = json.dumps(obj, ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
+class _KernelTokenAuthorizer:
+    """The proxy token is minted by this server for its own kernels: full rights on /loom/ only."""
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        return resource == AUTH_RESOURCE
+
+
+class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
+    """Authenticate as jupyter-server does, plus the kernel proxy token on these routes only."""
+
+    auth_resource = AUTH_RESOURCE
+    kernel_authenticated = False
+
+    @property
+    def loom(self) -> LoomJupyter:
+        return self.extensionapp  # type: ignore[return-value]
+
+    def _presented_proxy_token(self) -> bool:
+        match = _TOKEN_HEADER.match(self.request.headers.get("Authorization", ""))
+        expected = self.loom.proxy_token
+        if match is None or not expected:
+            return False
+        return hmac.compare_digest(match.group(1).encode(), expected.encode())
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if self._presented_proxy_token():
+            if not self.check_host():
+                raise web.HTTPError(403)
+            self.kernel_authenticated = True
+            self.current_user = self._jupyter_current_user = KERNEL_USER
+            return
+        await super().prepare(*args, **kwargs)
+
+    @property
+    def authorizer(self) -> Any:
+        if self.kernel_authenticated:
+            return _KernelTokenAuthorizer()
+        return super().authorizer
+
+    @property
+    def token_authenticated(self) -> bool:
+        # A header token (Jupyter's or ours) cannot be sent by a cross-site form: no XSRF needed.
+        return self.kernel_authenticated or super().token_authenticated
+
+    def skip_check_origin(self) -> bool:
+        return self.kernel_authenticated or super().skip_check_origin()
+
+    def check_xsrf_cookie(self) -> None:
+        if self.kernel_authenticated:
+            return None
+        return super().check_xsrf_cookie()
+
+    # -- the one error writer -------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ProxyError):
+            status_code, body = exc.status, {"error": exc.code, "message": exc.message, **exc.extra}
+        elif isinstance(exc, web.HTTPError):
+            reason = self._reason if status_code == exc.status_code else "Error"
+            body = {"error": _code_for(status_code), "message": exc.log_message or reason}
+        else:
+            body = {"error": "internal_error", "message": "The Loom proxy failed unexpectedly."}
+        self.log.warning("loom proxy: %s %s -> %s %s", self.request.method,
+                         _safe_path(self.request.path), status_code, body["error"])
+        self.send_json(body, status_code)
+
+    def send_json(self, body: Any, status: int = 200) -> None:
+        """Finish with a JSON body: the only content type this extension ever writes itself."""
+        self.clear_header("Content-Disposition")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json_bytes(body))
+
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 413: "payload_too_large", 502: "upstream_error",
+          503: "service_unavailable", 504: "upstream_timeout"}
+
+
+def _code_for(status: int) -> str:
+    return _CODES.get(status, "internal_error" if status >= 500 else "error")
+
+
+def _safe_path(path: str) -> str:
+    # Log lines must not carry query strings (a ws or API token could ride there).
+    return path[:200].encode("ascii", "backslashreplace").decode()

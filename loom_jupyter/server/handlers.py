@@ -1,0 +1,246 @@
+"""HTTP and SSE relay: stream the request up, stream the answer down, cancel when the caller leaves."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
+from jupyter_server.utils import ensure_async, url_path_join
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from .base import LoomAuthMixin, ProxyError
+from .errors import transport_error, wrap_non_json
+from .headers import request_headers, response_headers
+from .paths import UnknownRouteError, UnsafePathError, check_query, upstream_path
+from .status import StatusHandler
+
+__all__ = ["LoomProxyHandler", "default_handlers"]
+
+BUFFERED_BODY = 256 * 1024  # bodies up to this size are sent in one piece; larger ones stream
+BODY_QUEUE = 8  # chunks (of at most 64 KiB) held between the browser and Loom
+SMALL_RESPONSE = 1024 * 1024
+_METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _is_sse(ctype: str) -> bool:
+    return ctype.split(";")[0].strip().lower() == "text/event-stream"
+
+
+def _is_json(ctype: str) -> bool:
+    base = ctype.split(";")[0].strip().lower()
+    return base == "application/json" or base.endswith("+json")
+
+
+def _is_passthrough(ctype: str, status: int) -> bool:
+    base = ctype.split(";")[0].strip().lower()
+    return status < 300 and base == "application/octet-stream"
+
+
+class LoomAuthedHandler(LoomAuthMixin):
+    """Checks identity, origin and authorization in prepare(), before any body is read."""
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await super().prepare(_redirect_to_login=False)
+        if self._finished:
+            return
+        if not self.current_user:
+            raise web.HTTPError(403, "Jupyter authentication required")
+        if not self.kernel_authenticated and not self.check_origin():
+            raise web.HTTPError(404)
+        action = HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method or "GET", "write")
+        if not await ensure_async(self.authorizer.is_authorized(
+                self, self.current_user, action, self.auth_resource)):
+            raise web.HTTPError(403, f"Not authorized to {action} {self.auth_resource}")
+
+    def get_login_url(self) -> str:
+        raise web.HTTPError(403, "Jupyter authentication required")
+
+    @property
+    def content_security_policy(self) -> str:
+        return super().content_security_policy + "; default-src 'none'"
+
+
+@web.stream_request_body
+class LoomProxyHandler(LoomAuthedHandler):
+    """`{base_url}loom/(api|proxy)/...`, `auth/ws-token`, `health` -> the same path on Loom."""
+
+    _body_parts: list[bytes] | None = None
+    _body_queue: asyncio.Queue[bytes | None] | None = None
+    _sending: asyncio.Future[httpx.Response] | None = None
+    _pump: asyncio.Future[None] | None = None
+    _client_gone = False
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self._finished:
+            return
+        self._url = self._target_url()
+        if self.request.method not in _METHODS_WITH_BODY:
+            return
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) <= BUFFERED_BODY:
+            self._body_parts = []
+        else:
+            self._body_queue = asyncio.Queue(BODY_QUEUE)
+            self._sending = asyncio.ensure_future(self._send(self._queued_body()))
+
+    def _target_url(self) -> str:
+        prefix = url_path_join(self.base_url, "loom/")
+        if not self.request.path.startswith(prefix):
+            raise ProxyError(400, "bad_request", "Request path is outside the Loom proxy.")
+        try:
+            path = upstream_path(self.request.path[len(prefix):])
+            query = check_query(self.request.query)
+        except UnknownRouteError as exc:
+            raise ProxyError(404, "not_found", f"Not a Loom route: {exc.reason}.") from None
+        except UnsafePathError as exc:
+            raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
+        if not self.loom.configured:
+            raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
+                             "c.LoomJupyter.url or the LOOM_URL environment variable.")
+        return self.loom.upstream_url(path, query)
+
+    # -- request body ---------------------------------------------------------------------
+    async def data_received(self, chunk: bytes) -> None:
+        if self._body_parts is not None:
+            self._body_parts.append(chunk)
+        elif self._body_queue is not None:
+            await self._feed(chunk)
+
+    async def _feed(self, chunk: bytes | None) -> None:
+        assert self._body_queue is not None and self._sending is not None
+        put = asyncio.ensure_future(self._body_queue.put(chunk))
+        await asyncio.wait({put, self._sending}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():  # Loom already answered or failed: nobody will read the rest
+            put.cancel()
+
+    async def _queued_body(self) -> AsyncIterator[bytes]:
+        assert self._body_queue is not None
+        while (chunk := await self._body_queue.get()) is not None:
+            yield chunk
+
+    # -- upstream ---------------------------------------------------------------------------
+    async def _send(self, content: bytes | AsyncIterator[bytes] | None) -> httpx.Response:
+        try:
+            headers = request_headers(self.request.headers.get_all(), self.loom.auth_headers())
+        except ValueError:
+            raise ProxyError(400, "bad_request", "Refused header with control characters.") \
+                from None
+        request = self.loom.http.build_request(
+            self.request.method or "GET", self._url, headers=headers, content=content)
+        try:
+            return await self.loom.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.loom.display_url) from None
+
+    async def _proxy(self) -> None:
+        if self._sending is None:
+            body = b"".join(self._body_parts) if self._body_parts is not None else None
+            self._sending = asyncio.ensure_future(self._send(body))
+        else:
+            await self._feed(None)
+        self._pump = asyncio.ensure_future(self._relay(self._sending))
+        try:
+            await self._pump
+        except StreamClosedError:
+            self._client_gone = True
+        except asyncio.CancelledError:
+            if not self._client_gone:
+                raise
+
+    async def _relay(self, sending: asyncio.Future[httpx.Response]) -> None:
+        response = await sending
+        try:
+            ctype = response.headers.get("content-type", "")
+            if not (_is_json(ctype) or _is_sse(ctype) or _is_passthrough(ctype, response.status_code)):
+                raise await wrap_non_json(response, self.loom.display_url)
+            self.set_status(response.status_code, response.reason_phrase or "Unknown")
+            for name, value in response_headers(response.headers.multi_items()):
+                self.set_header(name, value)
+            self.set_header("X-Content-Type-Options", "nosniff")
+            if _is_sse(ctype):
+                await self._relay_events(response)
+            else:
+                await self._relay_body(response)
+        finally:
+            await response.aclose()
+
+    async def _relay_events(self, response: httpx.Response) -> None:
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        await self.flush()
+        async for chunk in self._upstream_chunks(response):
+            self.write(chunk)
+            await self.flush()  # back-pressure: do not read Loom faster than the browser reads
+        self.finish()
+
+    async def _relay_body(self, response: httpx.Response) -> None:
+        length = response.headers.get("content-length", "")
+        if response.status_code in (204, 304):
+            self.finish()
+        elif length.isdigit() and int(length) <= SMALL_RESPONSE:
+            self.finish(await response.aread())
+        else:
+            async for chunk in self._upstream_chunks(response):
+                self.write(chunk)
+                await self.flush()
+            self.finish()
+
+    async def _upstream_chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.HTTPError as exc:
+            # Headers are gone already: all we can do is end the stream where it broke.
+            self.log.warning("loom proxy: upstream stream broke (%s)", type(exc).__name__)
+
+    def on_connection_close(self) -> None:
+        self._client_gone = True
+        for task in (self._pump, self._sending):
+            if task is not None and not task.done():
+                task.cancel()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()
+
+    # One method each: jupyter_server's @authorized remembers the action of its first call.
+    @web.authenticated
+    @authorized
+    async def get(self, *args: str) -> None:
+        await self._proxy()
+
+    @web.authenticated
+    @authorized
+    async def post(self, *args: str) -> None:
+        await self._proxy()
+
+    @web.authenticated
+    @authorized
+    async def put(self, *args: str) -> None:
+        await self._proxy()
+
+    @web.authenticated
+    @authorized
+    async def patch(self, *args: str) -> None:
+        await self._proxy()
+
+    @web.authenticated
+    @authorized
+    async def delete(self, *args: str) -> None:
+        await self._proxy()
+
+
+def _handlers() -> list[tuple[str, type, dict[str, Any]]]:
+    return [
+        (r"loom/status", StatusHandler, {}),
+        (r"loom/(.*)", LoomProxyHandler, {}),
+    ]
+
+
+default_handlers = _handlers()

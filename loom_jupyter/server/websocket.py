@@ -1,0 +1,160 @@
+"""WebSocket bridge: open Loom's socket first (with our credential), then accept the browser's."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.utils import ensure_async, url_path_join
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from .base import LoomAuthMixin, ProxyError
+from .paths import UnsafePathError, upstream_path
+from .wsauth import authenticate_session, upstream_refusal
+
+__all__ = ["LoomWebSocketBridge", "websocket_handlers"]
+
+MAX_MESSAGE = 16 * 1024 * 1024
+MAX_QUEUE = 16  # frames buffered from Loom before we stop reading it (back-pressure)
+_VALID_CLOSE = set(range(1000, 1004)) | set(range(1007, 1015)) | set(range(3000, 5000))
+
+
+def close_args(code: int | None, reason: str | None) -> tuple[int | None, str | None]:
+    """Map a close seen on one leg to what we may send on the other (1005/1006 are not sendable)."""
+    if code is None or code == 1005:
+        return None, None
+    if code == 1006 or code not in _VALID_CLOSE:
+        return 1011, "Loom connection lost"
+    return code, (reason or "")[:120]
+
+
+class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
+    """`loom/api/weaver/{id}/attach` and `loom/api/ws/sessions/{id}`: frames relayed both ways."""
+
+    _upstream: ClientConnection | None = None
+    _pump: asyncio.Future[None] | None = None
+    _auth_reply: str | None = None
+
+    def initialize(self, name: str, session: bool = False) -> None:  # type: ignore[override]
+        super().initialize(name)
+        self.session = session
+
+    def get_login_url(self) -> str:
+        raise web.HTTPError(403, "Jupyter authentication required")
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await self._authorize()
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ProxyError(400, "bad_request", "This Loom route is a WebSocket.")
+        origin = self.request.headers.get("Origin") or self.request.headers.get("Sec-Websocket-Origin")
+        if origin is not None and not self.check_origin(origin):
+            raise ProxyError(403, "forbidden", "Cross-origin WebSocket refused.")
+        self._upstream = await self._connect(self._target_url())
+        try:
+            if self.session and self.loom.has_credential:
+                self._auth_reply = await authenticate_session(self._upstream, self.loom)
+            await super().get(*args, **kwargs)
+        finally:
+            if self.ws_connection is None and self._upstream is not None:
+                await self._upstream.close()
+
+    async def _authorize(self) -> None:
+        user = self.current_user
+        if not user:
+            raise ProxyError(403, "forbidden", "Jupyter authentication required.")
+        if not await ensure_async(self.authorizer.is_authorized(self, user, "execute", "loom")):
+            raise ProxyError(403, "forbidden", "Not authorized to execute loom.")
+
+    def _target_url(self) -> str:
+        prefix = url_path_join(self.base_url, "loom/")
+        try:
+            path = upstream_path(self.request.path[len(prefix):])
+        except UnsafePathError as exc:
+            raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
+        if not self.loom.configured:
+            raise ProxyError(503, "not_configured", "No Loom URL is configured.")
+        scheme = "wss" if self.loom.url.startswith("https") else "ws"
+        return self.loom.upstream_url(path, scheme=scheme)  # query dropped: Loom ignores it (§6)
+
+    async def _connect(self, url: str) -> ClientConnection:
+        try:
+            return await connect(
+                url, additional_headers=self.loom.auth_headers(), proxy=None,
+                open_timeout=self.loom.connect_timeout, max_size=MAX_MESSAGE,
+                max_queue=MAX_QUEUE, ping_interval=20, ping_timeout=20, compression=None,
+            )
+        except InvalidStatus as exc:
+            raise upstream_refusal(exc.response, self.loom.display_url) from None
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ProxyError(504, "upstream_timeout", f"Loom at {self.loom.display_url} did "
+                             "not accept the WebSocket in time.") from None
+        except (OSError, InvalidHandshake) as exc:
+            raise ProxyError(502, "upstream_unreachable", f"Cannot open a WebSocket to Loom at "
+                             f"{self.loom.display_url} ({type(exc).__name__}).") from None
+
+    # -- after both handshakes ------------------------------------------------------------
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)
+        self._pump = asyncio.ensure_future(self._pump_down())
+
+    async def _pump_down(self) -> None:
+        upstream = self._upstream
+        assert upstream is not None
+        try:
+            async for message in upstream:
+                await self.write_message(message, binary=isinstance(message, bytes))
+        except (ConnectionClosed, WebSocketClosedError):
+            pass
+        finally:
+            await upstream.close()
+            if self.ws_connection is not None:
+                self.close(*close_args(upstream.close_code, upstream.close_reason))
+
+    async def on_message(self, message: str | bytes) -> None:
+        if self._upstream is None:
+            return
+        if self._auth_reply is not None and _is_auth_message(message):
+            await self.write_message(self._auth_reply)  # we already authenticated upstream
+            return
+        try:
+            await self._upstream.send(message)
+        except ConnectionClosed:
+            pass  # the pump sees the same close and ends the browser side
+
+    def on_ping(self, data: bytes) -> None:
+        if self._upstream is not None:
+            asyncio.ensure_future(_quiet(self._upstream.ping(data or None)))
+
+    def on_close(self) -> None:
+        if self._upstream is not None:
+            code, reason = close_args(self.close_code, self.close_reason)
+            asyncio.ensure_future(_quiet(self._upstream.close(code or 1000, reason or "")))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        LoomAuthMixin.write_error(self, status_code, **kwargs)
+
+
+def _is_auth_message(message: str | bytes) -> bool:
+    if not isinstance(message, str) or not message.lstrip().startswith("{"):
+        return False
+    try:
+        return json.loads(message).get("type") == "auth"
+    except (ValueError, AttributeError):
+        return False
+
+
+async def _quiet(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception:  # noqa: BLE001 - best effort on a leg that is going away
+        pass
+
+
+websocket_handlers: list[tuple[str, type, dict[str, Any]]] = [
+    (r"loom/api/weaver/[^/]+/attach", LoomWebSocketBridge, {"session": False}),
+    (r"loom/api/ws/sessions/[^/]+", LoomWebSocketBridge, {"session": True}),
+]
