@@ -130,6 +130,9 @@ class LoomProxyHandler(LoomAuthedHandler):
         except ValueError:
             raise ProxyError(400, "bad_request", "Refused header with control characters.") \
                 from None
+        length = self.request.headers.get("Content-Length", "")
+        if not isinstance(content, (bytes, type(None))) and length.isdigit():
+            headers.append(("Content-Length", length))  # stream it, but let Loom size-check
         request = self.loom.http.build_request(
             self.request.method or "GET", self._url, headers=headers, content=content)
         try:
