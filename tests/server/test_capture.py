@@ -10,16 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.fixtures.jupyter import LoomProxy, LoomTarget
-from tests.server.capture import Capture, start_capture
-
-KEY = "lk_" + "c0ffee" * 10 + "abcd"
-
-
-@pytest.fixture
-async def capture() -> Any:
-    cap, server = await start_capture()
-    yield cap
-    server.stop()
+from tests.server.capture import Capture
+from tests.server.conftest import FAKE_KEY as KEY
 
 
 @pytest.fixture
