@@ -1,0 +1,172 @@
+"""The no-I/O half of the client: request descriptions, flow operations, response parsing."""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, Generic, Iterator, Mapping, TypeVar
+
+import httpx
+import pydantic
+
+from ._errors import APIConnectionError, APITimeoutError, NotFoundError, ResponseValidationError
+from ._problems import build_error, scrub
+
+T = TypeVar("T")
+# A flow is a generator that yields operations (Call, Sleep, OpenStream, ...) and receives
+# their results; Loom and AsyncLoom each drive it with their own I/O (cf. httpx auth_flow).
+Flow = Generator[Any, Any, T]
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One HTTP request and how to read its answer; `idempotent` allows blind retries."""
+
+    method: str
+    path: str
+    params: list[tuple[str, str]] | None = None
+    json: Any = None
+    headers: Mapping[str, str] | None = None
+    parse: Callable[[Any], T] | None = None
+    expect: str = "json"  # "json" | "empty" | "sse"
+    accept_status: frozenset[int] = frozenset()
+    read_timeout: float | None = None
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OpenStream:
+    """Open a streaming request; the result is a handle whose status was already checked."""
+
+    call: Call[Any]
+
+
+@dataclass(frozen=True)
+class ReadStream:
+    """Next raw chunk of an open stream; the result is bytes, or None at a clean end."""
+
+    handle: Any
+
+
+@dataclass(frozen=True)
+class CloseStream:
+    handle: Any
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Hand one item to the caller of an iterator flow."""
+
+    value: Any
+
+
+@dataclass
+class StreamHandle:
+    """What a client's stream opener returns; `native` is the transport's own response."""
+
+    call: Call[Any]
+    native: Any
+    chunks: Any = None
+    closed: bool = field(default=False)
+
+
+def is_json(headers: httpx.Headers, content: bytes) -> bool:
+    ctype = headers.get("content-type", "").lower()
+    if "json" in ctype:
+        return True
+    return not ctype and content.lstrip()[:1] in (b"{", b"[")
+
+
+def is_html(headers: httpx.Headers, content: bytes) -> bool:
+    ctype = headers.get("content-type", "").lower()
+    return "html" in ctype or content.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+
+
+def route_not_served(call: Call[Any], status: int) -> NotFoundError:
+    """Loom's SPA fallback (loom-api.md §0) answers unknown routes with 200 index.html."""
+    return NotFoundError(
+        f"{call.method} {call.path} is not served here: the server answered with an HTML page "
+        "instead of JSON (is this URL a Loom server, and is this feature enabled on it?).",
+        status_code=status,
+        code="route_not_served",
+        method=call.method,
+        path=call.path,
+    )
+
+
+def check_status(call: Call[Any], raw: RawResponse, secrets: list[str]) -> None:
+    """Raise the typed error for an error status (or an HTML page where a stream was expected)."""
+    if raw.status >= 400 and raw.status not in call.accept_status:
+        raise build_error(call.method, call.path, raw.status, raw.headers, raw.content, secrets)
+    if call.expect != "empty" and is_html(raw.headers, raw.content):
+        raise route_not_served(call, raw.status)
+
+
+def parse_response(call: Call[T], raw: RawResponse, secrets: list[str]) -> T:
+    """Turn a complete response into the call's result, or raise the matching LoomError."""
+    check_status(call, raw, secrets)
+    if call.expect == "empty":
+        return None  # type: ignore[return-value]
+    text = scrub(raw.content.decode("utf-8", "replace"), secrets)
+    try:
+        data = json.loads(raw.content) if raw.content.strip() else None
+    except ValueError:
+        raise ResponseValidationError(
+            f"{call.method} {call.path} answered with a body that is not JSON.", body=text[:2000]
+        ) from None
+    if call.parse is None:
+        return data  # type: ignore[no-any-return]
+    return validate(call, data, text)
+
+
+def validate(call: Call[T], data: Any, text: str) -> T:
+    try:
+        return call.parse(data)  # type: ignore[misc]
+    except (pydantic.ValidationError, KeyError, TypeError, ValueError) as exc:
+        detail = _first_problem(exc)
+        raise ResponseValidationError(
+            f"{call.method} {call.path} answered with an unexpected shape ({detail}).", body=text[:2000]
+        ) from None
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        return f"{where}: {err['msg']}"
+    return type(exc).__name__
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@contextlib.contextmanager
+def transport_errors(call: Call[Any], url: str, secrets: list[str]) -> Iterator[None]:
+    """Translate httpx transport failures at the client boundary (cf. httpx map_httpcore_exceptions)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        sent = not isinstance(exc, _NOT_SENT)
+        what = "connecting to" if not sent else "waiting for"
+        raise APITimeoutError(
+            f"{call.method} {call.path} timed out {what} Loom at {url}.", request_sent=sent
+        ) from exc
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        sent = not isinstance(exc, _NOT_SENT)
+        detail = scrub(str(exc), secrets) or type(exc).__name__
+        verb = "could not connect to" if not sent else "lost the connection to"
+        raise APIConnectionError(
+            f"{call.method} {call.path} {verb} Loom at {url} ({detail}).", request_sent=sent
+        ) from exc

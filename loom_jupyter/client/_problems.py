@@ -1,0 +1,115 @@
+"""Read every error body shape Loom produces (loom-api.md §2, §10.3) into one typed exception."""
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+
+from ._errors import APIStatusError, ConflictError, RateLimitError, error_class
+
+_RATE_TEXT = re.compile(r"rate[ _-]?limit", re.I)
+# "retry after 30 seconds", "retry after Some(30) seconds" (Rust Debug of an Option, §5.5).
+_RETRY_TEXT = re.compile(r"retry after\s+(?:Some\()?\s*(\d+(?:\.\d+)?)\s*\)?\s*s", re.I)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """Remove credentials from text that came back from a server (it may echo headers)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def decode_body(headers: httpx.Headers, content: bytes) -> tuple[Any, str]:
+    """(parsed JSON or None, text) — JSON only when the Content-Type (or the bytes) say so."""
+    text = content.decode("utf-8", "replace")
+    ctype = headers.get("content-type", "").lower()
+    if "json" in ctype or (not ctype and text.lstrip()[:1] in "{["):
+        try:
+            return json.loads(text), text
+        except ValueError:
+            pass
+    return None, text
+
+
+def code_and_message(data: Any, text: str, headers: httpx.Headers) -> tuple[str | None, str]:
+    """Accept flat, nested, `{code,message}`, `{status,message}`, plain text and HTML bodies."""
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            return _str(err.get("code")), _str(err.get("message")) or ""
+        code = _str(err) or _str(data.get("code")) or _str(data.get("status"))
+        message = _str(data.get("message")) or _str(data.get("detail")) or ""
+        return code, message
+    if "html" in headers.get("content-type", "").lower() or text.lstrip()[:1] == "<":
+        return None, "the server answered with an HTML page (is this URL a Loom server?)"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return None, first[:300]
+
+
+def retry_after(headers: httpx.Headers, data: Any, message: str) -> float | None:
+    """Seconds to wait, from Retry-After, a `retry_after_secs` field, or the message text."""
+    header = headers.get("retry-after")
+    if header:
+        seconds = _parse_retry_header(header)
+        if seconds is not None:
+            return seconds
+    if isinstance(data, dict):
+        for key in ("retry_after_secs", "retry_after"):
+            value = data.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+    match = _RETRY_TEXT.search(message)
+    return float(match.group(1)) if match else None
+
+
+def is_rate_limited(status: int, code: str | None, message: str) -> bool:
+    """429 always; 503 only when the code or text says so (Loom uses 503 for LLM limits, §5.4)."""
+    if status == 429:
+        return True
+    return status == 503 and bool(_RATE_TEXT.search(f"{code or ''} {message}"))
+
+
+def build_error(
+    method: str, path: str, status: int, headers: httpx.Headers, content: bytes, secrets: list[str]
+) -> APIStatusError:
+    data, text = decode_body(headers, content)
+    code, message = code_and_message(data, text, headers)
+    message = scrub(message, secrets)
+    sentence = f"{method} {path} failed with HTTP {status}"
+    sentence += f" ({code})" if code else ""
+    sentence += f": {message.rstrip('.')}." if message else "."
+    common: dict[str, Any] = dict(
+        status_code=status, code=code, body=data if data is not None else scrub(text[:2000], secrets),
+        method=method, path=path,
+    )
+    if is_rate_limited(status, code, message):
+        return RateLimitError(sentence, retry_after=retry_after(headers, data, message), **common)
+    cls = error_class(status)
+    if cls is ConflictError:
+        body = data if isinstance(data, dict) else {}
+        return ConflictError(
+            sentence, server_version=body.get("server_version"),
+            client_version=body.get("client_version"), **common,
+        )
+    return cls(sentence, **common)
+
+
+def _parse_retry_header(value: str) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,68 @@
+"""When to retry (a pure decision), how long to wait (a backoff generator), and the retry flow."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, TypeVar
+
+from ._base import Call, Flow, OpenStream, Sleep
+from ._errors import APIConnectionError, APIStatusError, LoomError, RateLimitError
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`max_attempts` counts the first try; waits grow base*2**n up to `cap` seconds."""
+
+    max_attempts: int = 3
+    base: float = 0.25
+    cap: float = 8.0
+    # A server asking us to wait longer than this is better reported than silently awaited.
+    max_retry_after: float = 30.0
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def backoff(policy: RetryPolicy) -> Iterator[float]:
+    """Capped exponential delays: base, 2*base, 4*base, ... cap, cap, ..."""
+    delay = policy.base
+    while True:
+        yield min(delay, policy.cap)
+        delay *= 2
+
+
+def should_retry(call: Call[Any], exc: LoomError) -> bool:
+    """Idempotent calls retry transient failures; others only when the request never left."""
+    if isinstance(exc, APIConnectionError):
+        return call.idempotent or not exc.request_sent
+    if isinstance(exc, APIStatusError):
+        return call.idempotent and exc.status_code in RETRY_STATUSES
+    return False
+
+
+def wait_for(exc: LoomError, delay: float, policy: RetryPolicy) -> float | None:
+    """The wait before the next try, honouring retry_after; None means give up now."""
+    hint = exc.retry_after if isinstance(exc, RateLimitError) else None
+    if hint is None:
+        return delay
+    return None if hint > policy.max_retry_after else max(delay, hint)
+
+
+def request(call: Call[T], policy: RetryPolicy, *, stream: bool = False) -> Flow[T]:
+    """Send `call` (or open it as a stream), retrying per policy; yields Sleep between tries."""
+    delays = backoff(policy)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return (yield OpenStream(call) if stream else call)  # type: ignore[no-any-return]
+        except LoomError as exc:
+            if attempt >= policy.max_attempts or not should_retry(call, exc):
+                raise
+            wait = wait_for(exc, next(delays), policy)
+            if wait is None:
+                raise
+        yield Sleep(wait)

@@ -1,0 +1,105 @@
+"""Where the Loom URL and credential come from: proxy variables < LOOM_URL/LOOM_API_KEY < arguments."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+from ._errors import LoomConfigError
+
+Mode = Literal["proxy", "direct"]
+
+PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
+PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
+URL_ENV = "LOOM_URL"
+KEY_ENV = "LOOM_API_KEY"
+
+
+class Secret:
+    """A credential that never shows itself in repr/str (so it cannot leak into logs or tracebacks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved connection settings; `credential` is wrapped so printing settings is safe."""
+
+    url: str
+    mode: Mode
+    credential: Secret | None
+    cookie: Secret | None = None
+
+    def auth_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.credential:
+            # The Jupyter proxy authenticates kernels with Jupyter's own token scheme.
+            scheme = "token" if self.mode == "proxy" else "Bearer"
+            headers["Authorization"] = f"{scheme} {self.credential.reveal()}"
+        if self.cookie:
+            value = self.cookie.reveal()
+            headers["Cookie"] = value if "=" in value else f"loom_session={value}"
+        return headers
+
+    def secrets(self) -> list[str]:
+        return [s.reveal() for s in (self.credential, self.cookie) if s and len(s.reveal()) >= 4]
+
+
+def resolve_settings(
+    url: str | None = None,
+    api_key: str | None = None,
+    cookie: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Pick the highest-precedence complete source; an explicit url pairs with LOOM_API_KEY if no key."""
+    env = os.environ if environ is None else environ
+    mode: Mode = "direct"
+    found_url, key = None, None
+    if env.get(PROXY_URL_ENV):
+        found_url, key, mode = env[PROXY_URL_ENV], env.get(PROXY_TOKEN_ENV), "proxy"
+    if env.get(URL_ENV):
+        found_url, key, mode = env[URL_ENV], env.get(KEY_ENV), "direct"
+    if url is not None:
+        # Reuse an environment credential only for the very URL it belongs to: a key must
+        # never be sent to a host the user did not pair it with.
+        norm = url.rstrip("/")
+        if norm == env.get(URL_ENV, "").rstrip("/"):
+            key, mode = env.get(KEY_ENV), "direct"
+        elif norm == env.get(PROXY_URL_ENV, "").rstrip("/"):
+            key, mode = env.get(PROXY_TOKEN_ENV), "proxy"
+        else:
+            key, mode = None, "direct"
+        found_url = url
+    if api_key is not None:
+        key, mode = api_key, "direct"
+    if not found_url:
+        raise LoomConfigError(
+            "No Loom URL configured: pass Loom(url=...) or set LOOM_URL (and LOOM_API_KEY), "
+            "or start the kernel from a Jupyter server with the loom-jupyter extension."
+        )
+    _check_url(found_url)
+    return Settings(
+        url=found_url,
+        mode=mode,
+        credential=Secret(key) if key else None,
+        cookie=Secret(cookie) if cookie else None,
+    )
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise LoomConfigError(f"Loom URL must start with http:// or https://, got {url!r}.")

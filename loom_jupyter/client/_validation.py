@@ -1,0 +1,110 @@
+"""Check user input before the network, so mistakes are one clear line naming the field."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from ._errors import LoomValidationError
+
+MAX_LIFETIME_HOURS = 48
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_TAG_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?\Z")
+# Kubernetes resource quantity: decimal number, then a binary/decimal suffix or an exponent.
+_QUANTITY = re.compile(r"\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?\Z")
+_RESOURCE_ALIASES = {"memory": "memory_limit", "cpu": "cpu_limit",
+                     "memory_limit": "memory_limit", "cpu_limit": "cpu_limit"}
+
+
+def lifetime(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LoomValidationError("lifetime_hours", f"expected a whole number of hours, got {value!r}.")
+    if not 1 <= value <= MAX_LIFETIME_HOURS:
+        raise LoomValidationError("lifetime_hours", f"must be between 1 and {MAX_LIFETIME_HOURS}, got {value}.")
+    return value
+
+
+def tag_dict(tags: Mapping[str, Any] | None, field: str = "tags") -> dict[str, str]:
+    """Tags to attach at create: string keys of a label-like shape, string values without ':' trouble."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise LoomValidationError(field, f"expected a dict of key -> value, got {type(tags).__name__}.")
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not _TAG_KEY.match(key):
+            raise LoomValidationError(field, f"tag key {key!r} must be letters, digits, '.', '_', '-' or '/'.")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or "\n" in str(value):
+            raise LoomValidationError(field, f"tag {key!r} needs a single-line string value, got {value!r}.")
+        out[key] = str(value)
+    return out
+
+
+def tag_filters(tags: Any) -> list[str]:
+    """`tags=` of list(): a dict, or `key:value` strings (split at the first ':', §4.3)."""
+    if tags is None:
+        return []
+    if isinstance(tags, Mapping):
+        return [f"{k}:{v}" for k, v in tag_dict(tags).items()]
+    if isinstance(tags, str):
+        tags = [tags]
+    out = []
+    for item in tags:
+        key, sep, value = str(item).partition(":")
+        if not sep or not key or not _TAG_KEY.match(key):
+            raise LoomValidationError("tags", f"filter {item!r} must look like key:value.")
+        out.append(f"{key}:{value}")
+    return out
+
+
+def env(values: Mapping[str, Any] | None) -> dict[str, str]:
+    if values is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise LoomValidationError("env", f"{name!r} is not a valid environment variable name.")
+        if value is None:
+            raise LoomValidationError("env", f"{name} has no value (None).")
+        out[name] = str(value)
+    return out
+
+
+def resources(values: Mapping[str, Any] | None) -> dict[str, str]:
+    """`{"memory": "8Gi", "cpu": "2"}` (or memory_limit/cpu_limit) as Kubernetes quantities."""
+    if values is None:
+        return {}
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        wire = _RESOURCE_ALIASES.get(key)
+        if wire is None:
+            raise LoomValidationError("resources", f"unknown key {key!r}; use 'memory' and/or 'cpu'.")
+        text = str(value).strip()
+        if isinstance(value, bool) or not _QUANTITY.match(text) or float(_number(text)) <= 0:
+            raise LoomValidationError(
+                f"resources.{key}", f"{value!r} is not a Kubernetes quantity such as '8Gi', '512Mi', '2' or '500m'."
+            )
+        out[wire] = text
+    return out
+
+
+def _number(text: str) -> str:
+    match = re.match(r"\+?(\d+(\.\d*)?|\.\d+)", text)
+    return match.group(1) if match else "0"
+
+
+def non_empty(field: str, value: Any, ident: bool = True) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise LoomValidationError(field, f"expected a non-empty string, got {value!r}.")
+    if ident and any(c in value for c in "/?#"):
+        raise LoomValidationError(field, f"{value!r} contains characters not allowed in an id.")
+    return value
+
+
+def string_list(field: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise LoomValidationError(field, "expected a list of strings.")
+    return list(value)

@@ -1,0 +1,97 @@
+"""Weaver wire models: the weaver itself, lists, cleanup results, log lines, create requests."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from .._repr import fields_table
+from .common import ModelList, RequestModel, ResponseModel
+
+KNOWN_STATUSES = ("pending", "running", "succeeded", "failed", "terminating")
+FINAL_STATUSES = frozenset({"succeeded", "failed"})
+
+
+class Weaver(ResponseModel):
+    """A weaver (loom-api.md §4.1); `status` may be a value newer than this SDK knows."""
+
+    id: str
+    pod_name: str | None = None
+    status: str = "pending"
+    created_at: datetime
+    image: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    lifetime_hours: int | None = None
+    age_hours: float | None = None
+    owner_user_id: str | None = None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """Not sent by Loom (§4.1): created_at + lifetime_hours."""
+        if self.lifetime_hours is None:
+            return None
+        return self.created_at + timedelta(hours=self.lifetime_hours)
+
+    def _repr_html_(self) -> str:
+        pairs = [(k, getattr(self, k)) for k in type(self).model_fields]
+        return fields_table(pairs + [("expires_at", self.expires_at)], f"Weaver {self.id}")
+
+
+class WeaverList(ModelList[Weaver]):
+    """`GET /api/weavers` as a list of Weaver (the server's `count` is just the length)."""
+
+    columns = ("id", "status", "image", "created_at", "age_hours", "lifetime_hours", "tags")
+
+
+class CleanupResult(ResponseModel):
+    """Accepts `{dry_run, would_delete|deleted, count}` (omitted or null) and `{deleted_count, deleted_ids}` (§4.5)."""
+
+    dry_run: bool = False
+    ids: list[str] = Field(default_factory=list)
+    count: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        ids = data.get("would_delete") or data.get("deleted") or data.get("deleted_ids") or []
+        count = data.get("count", data.get("deleted_count"))
+        return {
+            "dry_run": bool(data.get("dry_run", False)),
+            "ids": ids,
+            "count": len(ids) if count is None else count,
+        }
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One complete log line; `timestamp` is set when the server prefixed one."""
+
+    text: str
+    timestamp: datetime | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class WeaverResources(RequestModel):
+    memory_limit: str | None = None
+    cpu_limit: str | None = None
+
+
+class CreateWeaverRequest(RequestModel):
+    """Body of `POST /api/weaver` (§4.2); `repo_id` is harmless where the server ignores it."""
+
+    image: str
+    org_id: str
+    env: dict[str, str] = Field(default_factory=dict)
+    resources: WeaverResources = Field(default_factory=WeaverResources)
+    tags: dict[str, str] = Field(default_factory=dict)
+    lifetime_hours: int | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    workdir: str | None = None
+    repo_id: str | None = None

@@ -1,0 +1,166 @@
+"""`client.weavers`: create (never duplicated), list, get, wait, logs, attach, delete, cleanup."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Callable, Iterable, Mapping
+
+from .. import _validation as check
+from .._base import Call, Flow, Sleep
+from .._errors import (
+    APIConnectionError, APIStatusError, APITimeoutError, BadRequestError, LoomError, NotFoundError,
+    RateLimitError,
+)
+from .._retry import RetryPolicy, backoff, request
+from ..models.weavers import FINAL_STATUSES, CleanupResult, CreateWeaverRequest, LogLine, Weaver, WeaverList
+from . import auth as _auth
+from ._resource import Resource, Result, delete
+from .logs import logs_flow
+
+REQUEST_ID_TAG = "loom-jupyter-request-id"
+# POST /api/weaver blocks until the pod runs (up to ~60 s by default, loom-api.md §4.2).
+CREATE_READ_TIMEOUT = 180.0
+AMBIGUOUS_STATUSES = frozenset({502, 504})
+
+
+def _weaver_list(data: Any) -> WeaverList:
+    items = data.get("weavers", []) if isinstance(data, dict) else data
+    return WeaverList(Weaver.model_validate(w) for w in items)
+
+
+def _matches(weaver: Weaver, filters: list[str]) -> bool:
+    return all(weaver.tags.get(k) == v for k, _, v in (f.partition(":") for f in filters))
+
+
+def list_flow(filters: list[str], policy: RetryPolicy) -> Flow[WeaverList]:
+    """The server's `tag` filter may be rejected with a plain-text 400 (§4.3): filter here too."""
+    call = Call("GET", "/api/weavers", params=[("tag", f) for f in filters] or None,
+                parse=_weaver_list, idempotent=True)
+    try:
+        found = yield from request(call, policy)
+    except BadRequestError:
+        if not filters:
+            raise
+        found = yield from request(Call("GET", "/api/weavers", parse=_weaver_list, idempotent=True), policy)
+    return WeaverList(w for w in found if _matches(w, filters))
+
+
+def get_flow(weaver_id: str, policy: RetryPolicy) -> Flow[Weaver]:
+    call = Call("GET", f"/api/weaver/{weaver_id}", parse=Weaver.model_validate, idempotent=True)
+    return (yield from request(call, policy))
+
+
+def _ambiguous(exc: LoomError) -> bool | None:
+    """True: the weaver may exist; False: it surely does not; None: not worth retrying."""
+    if isinstance(exc, APIConnectionError):
+        return exc.request_sent
+    if isinstance(exc, APIStatusError) and not isinstance(exc, RateLimitError):
+        return True if exc.status_code in AMBIGUOUS_STATUSES else None
+    return None
+
+
+def create_flow(body: dict[str, Any], org_id: str | None, policy: RetryPolicy) -> Flow[Weaver]:
+    """POST once; after an ambiguous failure, look for our request-id tag before trying again."""
+    body = {**body, "org_id": org_id or (yield from _auth.default_org_id(policy))}
+    request_id = body["tags"][REQUEST_ID_TAG]
+    call = Call("POST", "/api/weaver", json=body, parse=Weaver.model_validate,
+                read_timeout=CREATE_READ_TIMEOUT)
+    delays = backoff(policy)
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            return (yield call)
+        except LoomError as exc:
+            ambiguous = _ambiguous(exc)
+            if ambiguous is None or attempt == policy.max_attempts:
+                raise
+            if ambiguous:
+                existing = yield from list_flow([f"{REQUEST_ID_TAG}:{request_id}"], policy)
+                if existing:
+                    return existing[0]
+        yield Sleep(next(delays))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def wait_flow(
+    weaver_id: str, until: str, timeout: float, on_status: Callable[[Weaver], Any] | None,
+    policy: RetryPolicy,
+) -> Flow[Weaver]:
+    """Poll until `status == until`; fail fast on a final status that can never become it."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        weaver = yield from get_flow(weaver_id, policy)
+        if on_status is not None:
+            on_status(weaver)
+        if weaver.status == until:
+            return weaver
+        if weaver.status in FINAL_STATUSES:
+            raise LoomError(f"Weaver {weaver_id} is {weaver.status}, so it will never be {until}.")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise APITimeoutError(
+                f"Weaver {weaver_id} is still {weaver.status} after {timeout:g} s (waiting for {until})."
+            )
+        yield Sleep(min(delay, remaining))
+        delay = min(delay * 1.5, 2.0)
+
+
+class Weavers(Resource):
+    """`client.weavers`."""
+
+    def create(
+        self, image: str, org_id: str | None = None, *, env: Mapping[str, str] | None = None,
+        resources: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None,
+        lifetime_hours: int | None = None, command: Iterable[str] | None = None,
+        args: Iterable[str] | None = None, workdir: str | None = None, repo_id: str | None = None,
+    ) -> Result[Weaver]:
+        """Create a weaver (org_id defaults to your only org); safe to call on a flaky network."""
+        tags = {**check.tag_dict(tags), REQUEST_ID_TAG: uuid.uuid4().hex}
+        body = CreateWeaverRequest(
+            image=check.non_empty("image", image, ident=False), org_id=org_id or "-",
+            env=check.env(env), resources=check.resources(resources), tags=tags,
+            lifetime_hours=check.lifetime(lifetime_hours), command=check.string_list("command", command),
+            args=check.string_list("args", args), workdir=workdir, repo_id=repo_id,
+        ).model_dump(exclude_none=True)
+        return self._client._run(create_flow(body, org_id, self._policy))  # type: ignore[no-any-return]
+
+    def list(self, tags: Any = None) -> Result[WeaverList]:
+        """Your weavers (all of them for support/admin), optionally filtered by `{key: value}`."""
+        return self._client._run(list_flow(check.tag_filters(tags), self._policy))  # type: ignore[no-any-return]
+
+    def get(self, id: str) -> Result[Weaver]:
+        return self._client._run(get_flow(check.non_empty("id", id), self._policy))  # type: ignore[no-any-return]
+
+    def delete(self, id: str) -> Result[None]:
+        path = f"/api/weaver/{check.non_empty('id', id)}"
+        return self._client._run(delete(path, self._policy))  # type: ignore[no-any-return]
+
+    def wait(
+        self, id: str, until: str = "running", timeout: float = 120.0,
+        on_status: Callable[[Weaver], Any] | None = None,
+    ) -> Result[Weaver]:
+        """Poll until the weaver reaches `until`; `on_status(weaver)` is called after every poll."""
+        flow = wait_flow(check.non_empty("id", id), until, timeout, on_status, self._policy)
+        return self._client._run(flow)  # type: ignore[no-any-return]
+
+    def logs(
+        self, id: str, *, tail: int | None = None, timestamps: bool = False, follow: bool = True
+    ) -> Any:
+        """Complete log lines (LogLine); with follow=True resumes after drops, no loss or repeats."""
+        if tail is not None and (isinstance(tail, bool) or not isinstance(tail, int) or tail < 0):
+            raise check.LoomValidationError("tail", f"expected a non-negative integer, got {tail!r}.")
+        flow = logs_flow(check.non_empty("id", id), tail, timestamps, follow, self._policy)
+        return self._client._iterate(flow)
+
+    def attach(self, id: str, *, probe: float = 0.3) -> Any:
+        """A terminal session (TerminalSession / AsyncTerminalSession) on the weaver's TTY."""
+        return self._client._attach(f"/api/weaver/{check.non_empty('id', id)}/attach", probe)
+
+    def cleanup(self, dry_run: bool = False) -> Result[CleanupResult]:
+        """Delete expired weavers (system admins only); dry_run lists them instead."""
+        call = Call("POST", "/api/weavers/cleanup", params=[("dry_run", str(bool(dry_run)).lower())],
+                    parse=CleanupResult.model_validate, idempotent=bool(dry_run))
+        return self._client._run(request(call, self._policy))  # type: ignore[no-any-return]
+
+
+__all__ = ["LogLine", "NotFoundError", "REQUEST_ID_TAG", "Weavers"]
