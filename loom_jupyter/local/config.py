@@ -1,0 +1,70 @@
+"""Where the local server's settings come from: defaults, environment, command-line flags."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIB = 1024 * 1024
+RATE_LIMIT_ENV = "LOOM_LOCAL_LLM_RATE_LIMIT_EVERY"
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/loom-jupyter/local`, else `~/.local/share/loom-jupyter/local`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "loom-jupyter" / "local"
+
+
+def _env_rate_limit() -> int:
+    value = os.environ.get(RATE_LIMIT_ENV, "").strip()
+    try:
+        return max(0, int(value)) if value else 0
+    except ValueError:
+        raise SystemExit(f"{RATE_LIMIT_ENV} must be an integer, got {value!r}") from None
+
+
+@dataclass
+class LocalConfig:
+    host: str = "127.0.0.1"
+    port: int = 8420
+    data_dir: Path = field(default_factory=default_data_dir)
+    max_body_bytes: int = 10 * MIB
+    cleanup_interval: float = 30.0
+    # 0 = off; N > 0: every Nth LLM request answers 503 rate_limited (client retry tests).
+    llm_rate_limit_every: int = field(default_factory=_env_rate_limit)
+    # Session-WS timings (loom-api.md §1.4, §6); knobs so tests need not sleep 30 s.
+    ws_token_ttl: float = 30.0
+    ws_auth_timeout: float = 5.0
+    ws_ping_interval: float = 30.0
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.data_dir / "admin.key"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `loom-jupyter local` flags (shared by the CLI and `python -m loom_jupyter.local`)."""
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8420,
+                        help="port; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="SQLite, logs and admin.key (default: $XDG_DATA_HOME/loom-jupyter/local)")
+    parser.add_argument("--llm-rate-limit-every", type=int, default=None, metavar="N",
+                        help=f"answer every Nth LLM request with 503 rate_limited (0 = off; env {RATE_LIMIT_ENV})")
+    parser.add_argument("--cleanup-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--ws-token-ttl", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--ws-auth-timeout", type=float, default=5.0, help=argparse.SUPPRESS)
+    parser.add_argument("--ws-ping-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+
+
+def from_args(args: argparse.Namespace) -> LocalConfig:
+    config = LocalConfig(host=args.host, port=args.port,
+                         cleanup_interval=args.cleanup_interval, ws_token_ttl=args.ws_token_ttl,
+                         ws_auth_timeout=args.ws_auth_timeout,
+                         ws_ping_interval=args.ws_ping_interval)
+    if args.data_dir is not None:
+        config.data_dir = args.data_dir.expanduser().resolve()
+    if args.llm_rate_limit_every is not None:
+        config.llm_rate_limit_every = max(0, args.llm_rate_limit_every)
+    return config

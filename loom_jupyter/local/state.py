@@ -1,0 +1,51 @@
+"""Everything a running local server holds, opened and closed in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .config import LocalConfig
+
+if TYPE_CHECKING:
+    from .auth import Auth
+    from .llm import LlmService
+    from .store import Store
+    from .weavers import WeaverManager
+
+
+@dataclass
+class LocalState:
+    config: LocalConfig
+    store: Store
+    auth: Auth
+    weavers: WeaverManager
+    llm: LlmService
+
+    @classmethod
+    async def open(cls, config: LocalConfig) -> LocalState:
+        """Create the data dir, open SQLite, ensure the default org and admin key, start weavers."""
+        # Imported here so weavers.py and llm.py (other owners) can land in any order.
+        from .auth import Auth
+        from .llm import LlmService
+        from .store import Store
+        from .weavers import WeaverManager
+
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = Store.open(config.data_dir / "loom.sqlite3")
+        try:
+            auth = Auth(store, config)
+            auth.ensure_default_org()
+            auth.ensure_admin_key(config.admin_key_file)
+            weavers = WeaverManager(config)
+            llm = LlmService(config)
+            await weavers.start()
+        except BaseException:
+            store.close()
+            raise
+        return cls(config=config, store=store, auth=auth, weavers=weavers, llm=llm)
+
+    async def close(self) -> None:
+        try:
+            await self.weavers.stop()
+        finally:
+            self.store.close()
