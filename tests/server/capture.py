@@ -28,6 +28,7 @@ class Capture:
     seen: list[Seen] = field(default_factory=list)
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
     ws_headers: list[dict[str, list[str]]] = field(default_factory=list)
+    ws_auth: list[dict[str, Any]] = field(default_factory=list)
 
     def last(self) -> Seen:
         assert self.seen, "the upstream received nothing"
@@ -55,6 +56,9 @@ class _Recorder(tornado.web.RequestHandler):
         self.set_header("Set-Cookie", "loom_session=upstream-secret; Path=/")
         self.set_header("X-Upstream-Internal", "leaky")
         self.write({"ok": True, "path": self.request.path, "size": len(self.request.body)})
+
+    async def _ws_token(self) -> None:
+        self.write({"token": "ws_" + "ab" * 16, "expires_in": 30})
 
     async def _html(self) -> None:
         self.set_header("Content-Type", "text/html")
@@ -120,6 +124,10 @@ class _Socket(tornado.websocket.WebSocketHandler):
         self.capture.ws_headers.append(headers)
 
     def on_message(self, message: str | bytes) -> None:
+        if isinstance(message, str) and message.startswith('{"type": "auth"'):
+            self.capture.ws_auth.append(json.loads(message))
+            self.write_message(json.dumps({"type": "auth_ok", "user_id": "u-1"}))
+            return
         if message == "close-me":
             self.close(4321, "custom reason")
             return
@@ -140,7 +148,3 @@ async def start_capture() -> tuple[Capture, tornado.httpserver.HTTPServer]:
     server.add_sockets([sock])
     capture.url = f"http://127.0.0.1:{port}"
     return capture, server
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj)

@@ -134,3 +134,17 @@ async def test_unreachable_loom_is_502(loom_proxy: LoomProxy, capture: Capture) 
     assert r.json()["error"] == "upstream_unreachable" and "127.0.0.1:9" in r.json()["message"]
     assert status.json()["reachable"] is False and status.json()["url"] == "http://127.0.0.1:9"
     assert isinstance(httpx.URL(status.json()["url"]), httpx.URL)
+
+
+async def test_session_websocket_authenticates_upstream_itself(loom_proxy: LoomProxy,
+                                                               capture: Capture) -> None:
+    async with connect(loom_proxy.ws_url + "api/ws/sessions/s-1",
+                       additional_headers=loom_proxy.headers(), open_timeout=5) as ws:
+        # A client written for Loom sends its own auth first: answered here, never forwarded.
+        await ws.send(json.dumps({"type": "auth", "token": "browser-has-no-loom-token"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+        await ws.send("hello")
+        assert await asyncio.wait_for(ws.recv(), 5) == "hello"
+    assert capture.ws_auth == [{"type": "auth", "token": "ws_" + "ab" * 16}]
+    assert [s.path for s in capture.seen] == ["/api/auth/ws-token"]
+    assert capture.seen[0].headers["authorization"] == [f"Bearer {KEY}"]
