@@ -13,8 +13,6 @@ from loom_jupyter.client import LoomValidationError
 __all__ = ["CreateForm", "parse_env", "parse_tags"]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_MEMORY = re.compile(r"\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?\Z")
-_CPU = re.compile(r"\d+(\.\d+)?m?\Z")
 _LAYOUT = w.Layout(width="auto")
 
 
@@ -49,16 +47,9 @@ def parse_env(text: str) -> dict[str, str]:
 
 
 def _resources(memory: str, cpu: str) -> dict[str, str] | None:
-    resources: dict[str, str] = {}
-    if memory.strip():
-        if not _MEMORY.match(memory.strip()):
-            raise _invalid("memory", f"{memory.strip()!r} must look like 512Mi or 2Gi.")
-        resources["memory_limit"] = memory.strip()
-    if cpu.strip():
-        if not _CPU.match(cpu.strip()):
-            raise _invalid("cpu", f"{cpu.strip()!r} must look like 2 or 500m.")
-        resources["cpu_limit"] = cpu.strip()
-    return resources or None
+    # Quantities ("2Gi", "500m") are checked by the client, before anything is sent.
+    resources = {"memory": memory.strip(), "cpu": cpu.strip()}
+    return {key: value for key, value in resources.items() if value} or None
 
 
 def _command(text: str) -> list[str] | None:
@@ -93,12 +84,15 @@ class CreateForm(w.VBox):
         super().__init__(children=[*fields, self.command, self.submit_button])
 
     def request(self) -> dict[str, Any]:
-        """The ``client.weavers.create`` arguments, or ``LoomValidationError`` naming the field."""
+        """Parse the text fields into ``client.weavers.create`` arguments.
+
+        Only the syntax of the text is checked here (``LoomValidationError`` naming the
+        field); values such as lifetime and quantities are checked by the client itself
+        before it sends anything, and reported on the same status line.
+        """
         image = self.image.value.strip()
         if not image:
             raise _invalid("image", "give one, e.g. python:3.12.")
-        if not 1 <= self.lifetime.value <= 48:
-            raise _invalid("lifetime_hours", "it must be between 1 and 48 hours.")
         return {
             "image": image,
             "org_id": self.org.value.strip() or None,

@@ -73,8 +73,9 @@ class LogView(w.VBox):
     # -- following ------------------------------------------------------------------------
     def _follow(self) -> None:
         try:
+            # timestamps=False keeps the prefix out of .text; .timestamp is parsed either way.
             self._stream = self._client.weavers.logs(
-                self.weaver_id, tail=self.tail, timestamps=True, follow=True)
+                self.weaver_id, tail=self.tail, timestamps=False, follow=True)
             self.state = "following"
             self._throttle.mark()
             for line in self._stream:
@@ -162,7 +163,12 @@ class LogView(w.VBox):
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop following and redrawing; the threads are daemons, so nothing outlives the kernel."""
+        """Stop redrawing now and following at the next line (or stream end).
+
+        A blocking socket read cannot be interrupted from another thread, so the follow
+        thread (a daemon) notices the stop flag when its stream next yields or ends; it
+        never touches the closed widgets again.
+        """
         if self._stop.is_set():
             return
         self._stop.set()

@@ -80,9 +80,14 @@ def test_create_form_validation_error_creates_nothing(client, dashboard):
     form.submit_button.click()
     assert "Invalid env" in dashboard.message
     form.env.value = ""
-    form.lifetime.value = 0
-    form.submit_button.click()
-    assert "Invalid lifetime_hours" in dashboard.message
+    # values the client itself checks before sending: reported on the same line
+    for field, value, expected in [("lifetime", 0, "Invalid lifetime_hours"),
+                                   ("memory", "lots", "Invalid resources.memory")]:
+        setattr(getattr(form, field), "value", value)
+        form.submit_button.click()
+        wait_until(lambda: dashboard.message.startswith(expected) and not form.submit_button.disabled,
+                   timeout=10, what=expected)
+        form.lifetime.value, form.memory.value = 4, ""
     assert "#c53030" in dashboard.status.value  # shown as an error line
     assert dashboard.last_created is None
     assert {v.id for v in client.weavers.list()} == before
