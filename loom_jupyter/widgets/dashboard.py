@@ -34,6 +34,7 @@ class WeaverDashboard(w.VBox):
         client: Loom | None = None,
         *,
         interval: float = 2.0,
+        idle_interval: float = 10.0,
         page_size: int = 50,
         create_timeout: float = 300.0,
         autostart: bool = True,
@@ -49,8 +50,8 @@ class WeaverDashboard(w.VBox):
         self.message = ""
         self.last_created: str | None = None
         self._build_widgets(page_size)
-        self._poller = Poller(self.refresh, interval=interval, on_error=self._poll_failed,
-                              name="loom-dashboard")
+        self._poller = Poller(self.refresh, interval=interval, idle_interval=idle_interval,
+                              on_error=self._poll_failed, name="loom-dashboard")
         if autostart:
             self._poller.start()
 

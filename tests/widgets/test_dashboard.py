@@ -33,7 +33,7 @@ def client(loom_server, user_key):
 
 @pytest.fixture
 def dashboard(client):
-    dash = WeaverDashboard(client, interval=0.2, page_size=25)
+    dash = WeaverDashboard(client, interval=0.2, idle_interval=0.5, page_size=25)
     yield dash
     dash.close()
     assert not dash._poller.running
