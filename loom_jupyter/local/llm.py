@@ -9,7 +9,7 @@ default 120), `LOOM_LOCAL_OFFLINE_DELAY_MS` (pause between offline chunks, defau
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -82,7 +82,9 @@ class LlmService:
         if self._rate_limit_every > 0 and self._requests % self._rate_limit_every == 0:
             raise ApiError(503, "rate_limited", RATE_LIMIT_MESSAGE)
 
-    async def stream(self, provider: str, request: LlmRequest) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, provider: str, request: LlmRequest
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Loom events ending with `completed`; failures raise `ApiError` (before or mid-stream)."""
         upstream = self._upstreams.get(provider)
         if upstream is None:
@@ -103,5 +105,7 @@ class LlmService:
                 if event["type"] == "completed":
                     return event["response"]
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
-        raise ApiError(502, "upstream_error", "Invalid response: upstream stream ended before completion")
+            await events.aclose()
+        raise ApiError(
+            502, "upstream_error", "Invalid response: upstream stream ended before completion"
+        )

@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 
 from loom_jupyter.local.base import ApiError
-from loom_jupyter.local.llm_providers import Reply, Upstream, decode_json, open_stream, sse_events, truncated
+from loom_jupyter.local.llm_providers import (
+    Reply,
+    Upstream,
+    decode_json,
+    open_stream,
+    sse_events,
+    truncated,
+)
 from loom_jupyter.local.llm_request import ChatMessage, LlmRequest
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -17,16 +24,24 @@ DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; Loom's request may l
 
 
 def _assistant_blocks(message: ChatMessage) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    blocks: list[dict[str, Any]] = (
+        [{"type": "text", "text": message.content}] if message.content else []
+    )
     for call in message.tool_calls:
         arguments = call.arguments_json if isinstance(call.arguments_json, dict) else {}
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.tool_name, "input": arguments})
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.tool_name, "input": arguments}
+        )
     return blocks
 
 
 def _wire_message(message: ChatMessage) -> dict[str, Any]:
     if message.role == "tool":  # Anthropic carries tool results inside a user turn
-        result = {"type": "tool_result", "tool_use_id": message.tool_call_id or "", "content": message.content}
+        result = {
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id or "",
+            "content": message.content,
+        }
         return {"role": "user", "content": [result]}
     if message.role == "assistant" and message.tool_calls:
         return {"role": "assistant", "content": _assistant_blocks(message)}
@@ -47,7 +62,8 @@ def build_payload(request: LlmRequest) -> dict[str, Any]:
         payload["system"] = "\n\n".join(system)
     if request.tools:
         payload["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in request.tools
         ]
     if request.temperature is not None:
         payload["temperature"] = request.temperature
@@ -70,11 +86,16 @@ class _Translator:
         elif kind == "content_block_start":
             block = data.get("content_block") or {}
             if block.get("type") == "tool_use":
-                self.blocks[data.get("index", 0)] = (str(block.get("id", "")), str(block.get("name", "")))
+                self.blocks[data.get("index", 0)] = (
+                    str(block.get("id", "")),
+                    str(block.get("name", "")),
+                )
         elif kind == "content_block_delta":
             return self._delta(data.get("index", 0), data.get("delta") or {})
         elif kind == "message_delta":
-            self.reply.finish_reason = (data.get("delta") or {}).get("stop_reason") or self.reply.finish_reason
+            self.reply.finish_reason = (data.get("delta") or {}).get(
+                "stop_reason"
+            ) or self.reply.finish_reason
             usage = data.get("usage") or {}
             self.reply.output_tokens = usage.get("output_tokens", self.reply.output_tokens)
         elif kind == "error":
@@ -92,9 +113,15 @@ class _Translator:
         return []
 
 
-async def stream(client: httpx.AsyncClient, upstream: Upstream, request: LlmRequest) -> AsyncIterator[dict[str, Any]]:
+async def stream(
+    client: httpx.AsyncClient, upstream: Upstream, request: LlmRequest
+) -> AsyncIterator[dict[str, Any]]:
     """Loom events for one request; ends with `completed` or raises `ApiError`."""
-    headers = {"x-api-key": upstream.secret, "anthropic-version": API_VERSION, "accept": "text/event-stream"}
+    headers = {
+        "x-api-key": upstream.secret,
+        "anthropic-version": API_VERSION,
+        "accept": "text/event-stream",
+    }
     response = await open_stream(client, upstream, "/v1/messages", headers, build_payload(request))
     translator = _Translator(upstream)
     try:

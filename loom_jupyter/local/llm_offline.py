@@ -23,7 +23,9 @@ from loom_jupyter.local.llm_request import LlmRequest
 
 PREFIX = "[offline]"
 QUOTE_LIMIT = 80
-_CALL = re.compile(r"call tool\s+([A-Za-z0-9_.\-]+)(?:\s+with\s+(\{.*\}))?", re.IGNORECASE | re.DOTALL)
+_CALL = re.compile(
+    r"call tool\s+([A-Za-z0-9_.\-]+)(?:\s+with\s+(\{.*\}))?", re.IGNORECASE | re.DOTALL
+)
 _RESTART = "in the environment and restart `loom-jupyter local`."
 _HOW_TO = {
     "anthropic": f"To get real answers, set ANTHROPIC_API_KEY (optionally ANTHROPIC_BASE_URL) {_RESTART}",
@@ -78,7 +80,9 @@ def _input_tokens(request: LlmRequest) -> int:
     return sum(len(text.split()) for text in texts)
 
 
-async def respond(provider: str, request: LlmRequest, delay: float = 0.0) -> AsyncIterator[dict[str, Any]]:
+async def respond(
+    provider: str, request: LlmRequest, delay: float = 0.0
+) -> AsyncIterator[dict[str, Any]]:
     """Loom stream events for the offline reply, `delay` seconds apart."""
     reply = Reply(input_tokens=_input_tokens(request), finish_reason="end_turn")
     pieces = re.findall(r"\S+\s*", reply_text(provider, request))

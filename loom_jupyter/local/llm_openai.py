@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 
 from loom_jupyter.local.base import ApiError
-from loom_jupyter.local.llm_providers import Reply, Upstream, decode_json, open_stream, sse_events, truncated
+from loom_jupyter.local.llm_providers import (
+    Reply,
+    Upstream,
+    decode_json,
+    open_stream,
+    sse_events,
+    truncated,
+)
 from loom_jupyter.local.llm_request import ChatMessage, LlmRequest
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -44,7 +51,14 @@ def build_payload(request: LlmRequest) -> dict[str, Any]:
     }
     if request.tools:
         payload["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.input_schema,
+                },
+            }
             for t in request.tools
         ]
     if request.max_tokens is not None:
@@ -64,7 +78,9 @@ class _Translator:
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         if chunk.get("error"):
-            error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+            error = (
+                chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+            )
             detail = self.upstream.scrub(str(error.get("message")))
             raise ApiError(502, "upstream_error", f"API error: {detail}")
         usage = chunk.get("usage") or {}
@@ -91,10 +107,14 @@ class _Translator:
         return [self.reply.tool_fragment(call_id, name, fragment)] if fragment else []
 
 
-async def stream(client: httpx.AsyncClient, upstream: Upstream, request: LlmRequest) -> AsyncIterator[dict[str, Any]]:
+async def stream(
+    client: httpx.AsyncClient, upstream: Upstream, request: LlmRequest
+) -> AsyncIterator[dict[str, Any]]:
     """Loom events for one request; ends with `completed` or raises `ApiError`."""
     headers = {"authorization": f"Bearer {upstream.secret}", "accept": "text/event-stream"}
-    response = await open_stream(client, upstream, "/chat/completions", headers, build_payload(request))
+    response = await open_stream(
+        client, upstream, "/chat/completions", headers, build_payload(request)
+    )
     translator = _Translator(upstream)
     try:
         async for sse in sse_events(response, upstream):

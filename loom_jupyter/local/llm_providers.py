@@ -124,10 +124,16 @@ def _error_detail(raw: bytes) -> str:
 
 
 async def open_stream(
-    client: httpx.AsyncClient, upstream: Upstream, path: str, headers: dict[str, str], payload: dict[str, Any]
+    client: httpx.AsyncClient,
+    upstream: Upstream,
+    path: str,
+    headers: dict[str, str],
+    payload: dict[str, Any],
 ) -> httpx.Response:
     """POST and return the streaming response, or raise the §5.4 error for its failure."""
-    request = client.build_request("POST", upstream.base_url.rstrip("/") + path, headers=headers, json=payload)
+    request = client.build_request(
+        "POST", upstream.base_url.rstrip("/") + path, headers=headers, json=payload
+    )
     try:
         response = await client.send(request, stream=True)
     except httpx.TimeoutException:
@@ -147,7 +153,9 @@ async def open_stream(
     raise ApiError(502, "upstream_error", f"API error: HTTP {response.status_code}: {detail}")
 
 
-async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncIterator[ServerSentEvent]:
+async def sse_events(
+    response: httpx.Response, upstream: Upstream
+) -> AsyncIterator[ServerSentEvent]:
     """Upstream SSE events; transport failures mid-stream become `ApiError`s."""
     try:
         async for event in EventSource(response).aiter_sse():
@@ -160,14 +168,18 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
 
 
 def truncated() -> ApiError:
-    return ApiError(502, "upstream_error", "Invalid response: upstream stream ended before completion")
+    return ApiError(
+        502, "upstream_error", "Invalid response: upstream stream ended before completion"
+    )
 
 
 def decode_json(data: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except ValueError:
-        raise ApiError(502, "upstream_error", "Invalid response: upstream sent malformed JSON") from None
+        raise ApiError(
+            502, "upstream_error", "Invalid response: upstream sent malformed JSON"
+        ) from None
     if not isinstance(value, dict):
         raise ApiError(502, "upstream_error", "Invalid response: upstream event is not an object")
     return value

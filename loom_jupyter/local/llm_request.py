@@ -86,7 +86,9 @@ def _tool_call(value: Any, where: str) -> ToolCall:
     obj = _object(value, where)
     call_id = _string(obj, "id", f"{where}.", required=True)
     tool_name = _string(obj, "tool_name", f"{where}.", required=True)
-    return ToolCall(id=call_id or "", tool_name=tool_name or "", arguments_json=obj.get("arguments_json", {}))
+    return ToolCall(
+        id=call_id or "", tool_name=tool_name or "", arguments_json=obj.get("arguments_json", {})
+    )
 
 
 def _message(value: Any, index: int) -> ChatMessage:

@@ -41,7 +41,9 @@ class _Base(tornado.web.RequestHandler):
 
     async def post(self) -> None:
         body = json.loads(self.request.body)
-        self.standin.requests.append({"protocol": self.protocol, "headers": dict(self.request.headers), "body": body})
+        self.standin.requests.append(
+            {"protocol": self.protocol, "headers": dict(self.request.headers), "body": body}
+        )
         if not self.key_ok():
             return self.fail(401, "authentication_error", "invalid x-api-key")
         model = body.get("model", "")
@@ -51,7 +53,9 @@ class _Base(tornado.web.RequestHandler):
             self.set_header("Retry-After", "7")
             return self.fail(429, "rate_limit_error", "Number of requests exceeded your rate limit")
         if model == "echo-key":
-            return self.fail(401, "authentication_error", f"Incorrect API key provided: {self.sent_key()}")
+            return self.fail(
+                401, "authentication_error", f"Incorrect API key provided: {self.sent_key()}"
+            )
         if model == "stall":
             await asyncio.sleep(3)
         self.set_header("Content-Type", "text/event-stream")
@@ -84,7 +88,8 @@ class _Base(tornado.web.RequestHandler):
             self.standin.disconnects.append(self.protocol)
 
     def cut(self) -> None:
-        self.request.connection.stream.close()  # mid-body: the client sees a truncated response
+        """Close the socket mid-body: the client sees a truncated chunked response."""
+        self.request.connection.stream.close()  # type: ignore[union-attr]
 
 
 class AnthropicMessages(_Base):
@@ -97,22 +102,48 @@ class AnthropicMessages(_Base):
         await self.emit(data, data["type"])
 
     async def text_block(self, index: int, parts: list[str]) -> None:
-        await self.ev({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+        await self.ev(
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
         for part in parts:
-            await self.ev({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": part}})
+            await self.ev(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": part},
+                }
+            )
 
     async def run_stream(self, model: str) -> None:
-        await self.ev({"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 11, "output_tokens": 1}}})
+        await self.ev(
+            {
+                "type": "message_start",
+                "message": {"id": "msg_1", "usage": {"input_tokens": 11, "output_tokens": 1}},
+            }
+        )
         await self.emit({"type": "ping"}, "ping")
         if model == "slow":
             await self.text_block(0, [])
-            delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "tick "}}
+            delta = {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "tick "},
+            }
             return await self.slow(lambda: self.ev(delta))
-        await self.text_block(0, TEXT[:2] if model in ("cut", "error-event") else TOOL_TEXT if model == "tool" else TEXT)
+        await self.text_block(
+            0,
+            TEXT[:2] if model in ("cut", "error-event") else TOOL_TEXT if model == "tool" else TEXT,
+        )
         if model == "cut":
             return self.cut()
         if model == "error-event":
-            return await self.ev({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+            return await self.ev(
+                {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            )
         await self.ev({"type": "content_block_stop", "index": 0})
         stop = "end_turn"
         if model == "tool":
@@ -123,7 +154,9 @@ class AnthropicMessages(_Base):
                 delta = {"type": "input_json_delta", "partial_json": part}
                 await self.ev({"type": "content_block_delta", "index": 1, "delta": delta})
             await self.ev({"type": "content_block_stop", "index": 1})
-        await self.ev({"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 6}})
+        await self.ev(
+            {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 6}}
+        )
         await self.ev({"type": "message_stop"})
 
 
@@ -135,27 +168,44 @@ class OpenAIChat(_Base):
 
     async def chunk(self, delta: dict[str, Any], finish: str | None = None) -> None:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        await self.emit({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [choice]})
+        await self.emit(
+            {"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [choice]}
+        )
 
     async def run_stream(self, model: str) -> None:
         await self.chunk({"role": "assistant", "content": ""})
         if model == "slow":
             return await self.slow(lambda: self.chunk({"content": "tick "}))
-        for part in TEXT[:2] if model in ("cut", "error-event") else TOOL_TEXT if model == "tool" else TEXT:
+        for part in (
+            TEXT[:2] if model in ("cut", "error-event") else TOOL_TEXT if model == "tool" else TEXT
+        ):
             await self.chunk({"content": part})
         if model == "cut":
             return self.cut()
         if model == "error-event":
-            return await self.emit({"error": {"message": "The server had an error", "type": "server_error"}})
+            return await self.emit(
+                {"error": {"message": "The server had an error", "type": "server_error"}}
+            )
         finish = "stop"
         if model == "tool":
             finish = "tool_calls"
-            first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": ""}}
+            first = {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": ""},
+            }
             await self.chunk({"tool_calls": [first]})
             for part in TOOL_ARGS:
                 await self.chunk({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
         await self.chunk({}, finish)
-        await self.emit({"id": "chatcmpl-1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 6}})
+        await self.emit(
+            {
+                "id": "chatcmpl-1",
+                "choices": [],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 6},
+            }
+        )
         await self.emit("[DONE]")
 
 
@@ -168,7 +218,9 @@ class StandIn:
         self.disconnects: list[str] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="llm-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="llm-standin", daemon=True
+        )
 
     def start(self) -> StandIn:
         sockets = bind_sockets(0, "127.0.0.1")
@@ -178,7 +230,10 @@ class StandIn:
         return self
 
     async def _serve(self, sockets: list[Any]) -> None:
-        routes = [(r"/v1/messages", AnthropicMessages), (r"/openai/v1/chat/completions", OpenAIChat)]
+        routes = [
+            (r"/v1/messages", AnthropicMessages),
+            (r"/openai/v1/chat/completions", OpenAIChat),
+        ]
         app = tornado.web.Application([(path, cls, {"standin": self}) for path, cls in routes])
         self._server = HTTPServer(app)
         self._server.add_sockets(sockets)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from tornado.iostream import StreamClosedError
@@ -35,7 +35,9 @@ class LlmStreamHandler(_LlmHandler):
         try:
             first = await events.__anext__()
         except StopAsyncIteration:
-            raise ApiError(502, "upstream_error", "Invalid response: empty upstream stream") from None
+            raise ApiError(
+                502, "upstream_error", "Invalid response: empty upstream stream"
+            ) from None
         except BaseException:
             await events.aclose()
             raise
@@ -55,7 +57,9 @@ class LlmStreamHandler(_LlmHandler):
         if self._relay_task is not None:
             self._relay_task.cancel()  # stop generating (and stop the upstream request) now
 
-    async def _relay(self, first: dict[str, Any], events: AsyncIterator[dict[str, Any]]) -> None:
+    async def _relay(
+        self, first: dict[str, Any], events: AsyncGenerator[dict[str, Any], None]
+    ) -> None:
         try:
             await self._send(first)
             async for event in events:
@@ -149,7 +153,10 @@ _RESPONSE = {
         "usage": {
             "type": "object",
             "required": ["input_tokens", "output_tokens"],
-            "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}},
+            "properties": {
+                "input_tokens": {"type": "integer"},
+                "output_tokens": {"type": "integer"},
+            },
         },
         "finish_reason": {"type": "string"},
     },
@@ -183,7 +190,10 @@ def _operation(summary: str, ok: dict[str, Any]) -> dict[str, Any]:
                     "schema": {"type": "string", "enum": ["anthropic", "openai", "vertex"]},
                 }
             ],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _REQUEST}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _REQUEST}},
+            },
             "responses": {"200": ok, **_errors()},
         }
     }
