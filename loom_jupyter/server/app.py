@@ -15,7 +15,7 @@ from traitlets import Float, Integer, Unicode, default, validate
 from .._version import __version__
 from .errors import display_url
 
-__all__ = ["LoomJupyter", "PROXY_URL_ENV", "PROXY_TOKEN_ENV"]
+__all__ = ["PROXY_TOKEN_ENV", "PROXY_URL_ENV", "LoomJupyter"]
 
 PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
 PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
@@ -74,8 +74,9 @@ class LoomJupyter(ExtensionApp):
         self._publish_env()
         # The port may change while the server binds (port_retries): publish again once running.
         IOLoop.current().add_callback(self._publish_env)
-        self.log.info("loom_jupyter: proxying %s at %s", self.url or "(no Loom URL configured)",
-                      url_path_join(self.serverapp.base_url, "loom/"))
+        assert self.serverapp is not None
+        self.log.info("loom_jupyter: proxying %s at %s", self.display_url or "(no Loom URL "
+                      "configured)", url_path_join(self.serverapp.base_url, "loom/"))
 
     def initialize_handlers(self) -> None:
         from .handlers import default_handlers
@@ -151,6 +152,7 @@ class LoomJupyter(ExtensionApp):
 
     def _proxy_url(self) -> str:
         app = self.serverapp
+        assert app is not None
         ip = "127.0.0.1" if app.ip in _WILDCARD_IPS or app.ip == "localhost" else app.ip
         if ip == "::":
             ip = "::1"

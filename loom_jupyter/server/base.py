@@ -6,6 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from jupyter_server._tz import utcnow
 from jupyter_server.auth import User
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -14,7 +15,7 @@ from tornado import web
 if TYPE_CHECKING:
     from .app import LoomJupyter
 
-__all__ = ["AUTH_RESOURCE", "ProxyError", "LoomAuthMixin", "json_bytes"]
+__all__ = ["AUTH_RESOURCE", "LoomAuthMixin", "ProxyError", "json_bytes"]
 
 AUTH_RESOURCE = "loom"
 KERNEL_USER = User(username="loom-kernel", name="Kernel (loom proxy token)")
@@ -86,6 +87,15 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
         if self.kernel_authenticated:
             return None
         return super().check_xsrf_cookie()
+
+    def on_finish(self) -> None:
+        # Loom traffic is user activity: idle cullers (JupyterHub) must not stop this server.
+        if self._jupyter_current_user_set():
+            self.settings["api_last_activity"] = utcnow()
+        super().on_finish()
+
+    def _jupyter_current_user_set(self) -> bool:
+        return bool(getattr(self, "_jupyter_current_user", None))
 
     # -- the one error writer -------------------------------------------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:

@@ -7,7 +7,7 @@ import httpx
 
 from .base import ProxyError
 
-__all__ = ["transport_error", "wrap_non_json", "display_url"]
+__all__ = ["display_url", "transport_error", "wrap_non_json"]
 
 MAX_WRAPPED = 2000  # characters of a non-JSON upstream body kept in the wrapped message
 

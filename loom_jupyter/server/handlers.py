@@ -113,8 +113,9 @@ class LoomProxyHandler(LoomAuthedHandler):
 
     async def _feed(self, chunk: bytes | None) -> None:
         assert self._body_queue is not None and self._sending is not None
-        put = asyncio.ensure_future(self._body_queue.put(chunk))
-        await asyncio.wait({put, self._sending}, return_when=asyncio.FIRST_COMPLETED)
+        put: asyncio.Future[Any] = asyncio.ensure_future(self._body_queue.put(chunk))
+        sending: asyncio.Future[Any] = self._sending
+        await asyncio.wait({put, sending}, return_when=asyncio.FIRST_COMPLETED)
         if not put.done():  # Loom already answered or failed: nobody will read the rest
             put.cancel()
 
@@ -211,6 +212,7 @@ class LoomProxyHandler(LoomAuthedHandler):
     def on_finish(self) -> None:
         if self._sending is not None and not self._sending.done():
             self._sending.cancel()
+        super().on_finish()
 
     # One method each: jupyter_server's @authorized remembers the action of its first call.
     @web.authenticated

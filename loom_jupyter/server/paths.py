@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["UnsafePathError", "UnknownRouteError", "upstream_path", "check_query", "ROUTE_FAMILIES"]
+__all__ = ["ROUTE_FAMILIES", "UnknownRouteError", "UnsafePathError", "check_query", "upstream_path"]
 
 # Only these Loom route families are forwarded (issue 4 §4); everything else is refused.
 ROUTE_FAMILIES = ("api/", "proxy/")

@@ -150,7 +150,7 @@ def _is_auth_message(message: str | bytes) -> bool:
 async def _quiet(awaitable: Any) -> None:
     try:
         await awaitable
-    except Exception:  # noqa: BLE001 - best effort on a leg that is going away
+    except Exception:  # noqa: BLE001, S110 - best effort on a leg that is going away
         pass
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from .app import LoomJupyter
 
-__all__ = ["authenticate_session", "upstream_refusal", "fetch_ws_token"]
+__all__ = ["authenticate_session", "fetch_ws_token", "upstream_refusal"]
 
 AUTH_REPLY_TIMEOUT = 5.0  # Loom closes an unauthenticated session socket after 5 s (§6)
 _AUTH_OK = ("auth_ok", "auth_success")
@@ -62,7 +62,7 @@ def _parse(reply: str | bytes) -> dict[str, Any]:
 def upstream_refusal(response: Response, url: str) -> ProxyError:
     """Loom refused the upgrade: keep its status and JSON error, wrap anything else."""
     status = response.status_code
-    body = _parse(response.body or b"") if _is_json(response) else {}
+    body = _parse(bytes(response.body or b"")) if _is_json(response) else {}
     if body:
         code = body.get("error")
         extra = {k: v for k, v in body.items() if k not in ("error", "message")}

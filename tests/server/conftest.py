@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.capture import Capture, start_capture
+from tests.server.capture import start_capture
 
 FAKE_KEY = "lk_" + "c0ffee" * 10 + "abcd"
 

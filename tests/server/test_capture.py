@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.fixtures.jupyter import LoomProxy, LoomTarget
 from tests.server.capture import Capture
@@ -68,13 +69,12 @@ async def test_large_body_streams_upstream(loom_proxy: LoomProxy, capture: Captu
 
 
 async def test_client_disconnect_cancels_upstream_stream(loom_proxy: LoomProxy, capture: Capture) -> None:
-    async with loom_proxy.client() as client:
-        async with client.stream("GET", "api/sse-forever") as r:
-            assert r.headers["content-type"].startswith("text/event-stream")
-            assert r.headers["x-accel-buffering"] == "no"
-            async for line in r.aiter_lines():
-                if line.startswith("data: 2"):
-                    break
+    async with loom_proxy.client() as client, client.stream("GET", "api/sse-forever") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["x-accel-buffering"] == "no"
+        async for line in r.aiter_lines():
+            if line.startswith("data: 2"):
+                break
     await asyncio.wait_for(capture.stream_closed.wait(), 5)
 
 
@@ -117,7 +117,7 @@ async def test_websocket_bridge_preserves_frames_and_close(loom_proxy: LoomProxy
         await ws.send("text frame")
         assert await asyncio.wait_for(ws.recv(), 5) == "text frame"
         await ws.send("close-me")
-        with pytest.raises(Exception):
+        with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 4321 and ws.close_reason == "custom reason"
     headers = capture.ws_headers[-1]
