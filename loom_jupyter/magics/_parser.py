@@ -1,0 +1,88 @@
+"""argparse for magics: parsers that raise instead of exiting, and quoting-aware tokenising."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import IO, Any, NoReturn, Sequence
+
+from ._errors import ArgumentsError, HelpShown
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser for one `%loom` subcommand; it never calls sys.exit (a kernel must survive)."""
+
+    def __init__(self, name: str, summary: str, **kwargs: Any) -> None:
+        super().__init__(prog=f"%loom {name}", description=summary, allow_abbrev=False, **kwargs)
+        self.command = name
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentsError(f"%loom {self.command}: {message} (see %loom {self.command} --help).")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self._print_message(message, sys.stderr)
+        raise HelpShown()
+
+    def print_help(self, file: IO[str] | None = None) -> None:
+        # argparse defaults to the real sys.stdout captured at import; IPython swaps it per cell.
+        super().print_help(file or sys.stdout)
+
+    def parse(self, tokens: Sequence[str]) -> argparse.Namespace:
+        """Parse `tokens`; whatever follows a bare `--` lands in `.rest` untouched."""
+        head, rest = split_rest(tokens)
+        namespace = self.parse_args(head)
+        namespace.rest = rest
+        return namespace
+
+
+def tokenize(line: str) -> list[str]:
+    """Shell-like words, so quoted values with spaces survive (`--system "be brief"`)."""
+    try:
+        return shlex.split(line, posix=True)
+    except ValueError as exc:
+        raise ArgumentsError(f"Could not read the command line ({exc}); check the quotes.") from None
+
+
+def split_rest(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split at the first bare `--`: options before it, a verbatim command after it."""
+    items = list(tokens)
+    if "--" in items:
+        at = items.index("--")
+        return items[:at], items[at + 1:]
+    return items, []
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """`K=V` (env) -> (K, V), or an argparse error naming the bad item."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def tag_pair(text: str) -> tuple[str, str]:
+    """`k:v` (Loom's tag filter syntax; `k=v` is accepted too) -> (k, v)."""
+    sep = ":" if ":" in text else "="
+    key, found, value = text.partition(sep)
+    if not found or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY:VALUE, got {text!r}")
+    return key, value
+
+
+def _whole(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number of at least {minimum}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _whole(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _whole(text, 0)

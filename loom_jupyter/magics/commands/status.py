@@ -1,0 +1,49 @@
+"""`%loom status`: where the connection points and whether it works, without any secret."""
+from __future__ import annotations
+
+from argparse import Namespace
+from typing import Any
+
+SUMMARY = "Show the connection: mode (direct/proxy), URL, reachable, user, server version."
+
+
+def _version(health: Any) -> str:
+    info = health.version or {}
+    return str(info.get("version") or info.get("git_sha") or info or "unknown")
+
+
+def _probe(client: Any) -> list[tuple[str, Any]]:
+    from loom_jupyter.client import LoomError
+
+    rows: list[tuple[str, Any]] = []
+    try:
+        health = client.health()
+        rows += [("reachable", f"yes ({health.status})"), ("server version", _version(health))]
+    except LoomError as exc:
+        rows.append(("reachable", f"no: {exc}"))
+        return rows
+    try:
+        me = client.me()
+        roles = f" [{', '.join(me.global_roles)}]" if me.global_roles else ""
+        rows.append(("user", f"{me.display_name or me.username or me.id}{roles}"))
+    except LoomError as exc:
+        rows.append(("user", f"unknown: {exc}"))
+    return rows
+
+
+def run(magics: Any, args: Namespace, cell: str | None) -> None:
+    from IPython.display import display
+
+    from loom_jupyter.client import LoomConfigError
+
+    from .._display import fields_view
+
+    try:
+        client = magics.client
+    except LoomConfigError as exc:
+        rows: list[tuple[str, Any]] = [("connected", f"no: {exc}"),
+                                      ("to connect", "%loom connect URL --api-key-env NAME")]
+    else:
+        credential = "set (hidden)" if client._secrets() else "none"
+        rows = [("mode", client.mode), ("url", client.url), ("credential", credential), *_probe(client)]
+    display(fields_view(rows, "Loom connection"), raw=True)
