@@ -24,6 +24,17 @@ def scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
+def scrub_data(data: Any, secrets: list[str]) -> Any:
+    """scrub() applied to every string inside parsed JSON."""
+    if isinstance(data, str):
+        return scrub(data, secrets)
+    if isinstance(data, dict):
+        return {scrub_data(k, secrets): scrub_data(v, secrets) for k, v in data.items()}
+    if isinstance(data, list):
+        return [scrub_data(v, secrets) for v in data]
+    return data
+
+
 def decode_body(headers: httpx.Headers, content: bytes) -> tuple[Any, str]:
     """(parsed JSON or None, text) — JSON only when the Content-Type (or the bytes) say so."""
     text = content.decode("utf-8", "replace")
@@ -78,6 +89,7 @@ def build_error(
     method: str, path: str, status: int, headers: httpx.Headers, content: bytes, secrets: list[str]
 ) -> APIStatusError:
     data, text = decode_body(headers, content)
+    data, text = scrub_data(data, secrets), scrub(text, secrets)
     code, message = code_and_message(data, text, headers)
     message = scrub(message, secrets)
     sentence = f"{method} {path} failed with HTTP {status}"

@@ -20,7 +20,7 @@ class RetryPolicy:
     base: float = 0.25
     cap: float = 8.0
     # A server asking us to wait longer than this is better reported than silently awaited.
-    max_retry_after: float = 30.0
+    max_retry_after: float = 10.0
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)

@@ -1,0 +1,237 @@
+"""The scenarios served by variant_app: every shape of loom-api.md §2 and §10, plus faults."""
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs
+
+from tests.client.variant_app import KEY, Handler, log_lines, scenario, sse_data, weaver
+
+HTML = "<!doctype html><html><head><title>Loom</title></head><body><div id=app></div></body></html>"
+
+
+def _error_shape(body: object, status: int, ctype: str = "application/json"):
+    return lambda h, method, path: h.send(status, body, ctype)
+
+
+SHAPES = {
+    "shape-flat": (404, {"error": "weaver_not_found", "message": "Weaver not found: abc"}),
+    "shape-nested": (404, {"error": {"code": "weaver_not_found", "message": "Weaver not found: abc"}}),
+    "shape-code": (403, {"code": "forbidden", "message": "Support access not granted"}),
+    "shape-status": (501, {"status": "not_implemented", "message": "Login is not implemented"}),
+    "shape-text": (422, "Failed to deserialize the JSON body into the target type: missing field `tools`"),
+    "shape-html": (500, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    "shape-empty": (500, ""),
+    "shape-401": (401, {"error": "unauthorized", "message": "Authentication required"}),
+    "shape-echo": (400, {"error": "bad_request", "message": f"bad header Authorization: Bearer {KEY}"}),
+}
+for _name, (_status, _body) in SHAPES.items():
+    _ctype = "application/json" if isinstance(_body, dict) else (
+        "text/html" if str(_body).startswith("<") else "text/plain; charset=utf-8")
+    scenario(_name)(_error_shape(_body, _status, _ctype))
+
+
+@scenario("spa")
+def spa(h: Handler, method: str, path: str) -> None:
+    h.send(200, HTML, "text/html; charset=utf-8")
+
+
+@scenario("rl503")
+def rl503(h: Handler, method: str, path: str) -> None:
+    h.send(503, {"error": "service_unavailable", "message": "LLM rate limited; retry after 30 seconds"})
+
+
+@scenario("rl429")
+def rl429(h: Handler, method: str, path: str) -> None:
+    h.send(429, {"error": "rate_limited", "message": "slow down", "retry_after_secs": 12}, Retry_After="7")
+
+
+@scenario("rl429-body")
+def rl429_body(h: Handler, method: str, path: str) -> None:
+    h.send(429, {"error": "rate_limited", "message": "slow down", "retry_after_secs": 12})
+
+
+@scenario("unavailable")
+def unavailable(h: Handler, method: str, path: str) -> None:
+    h.send(503, {"error": "service_unavailable", "message": "Anthropic provider is not configured on the server"})
+
+
+@scenario("flaky")
+def flaky(h: Handler, method: str, path: str) -> None:
+    """503 twice, then success: idempotent GETs retry, POSTs do not."""
+    count = len(h.server.requests("flaky"))
+    if count <= 2:
+        h.send(503, {"error": "service_unavailable", "message": "try again later"})
+    else:
+        h.send(200, {"weavers": [weaver(1)], "count": 1})
+
+
+@scenario("cleanup-omitted")
+def cleanup_omitted(h: Handler, method: str, path: str) -> None:
+    h.send(200, {"dry_run": True, "would_delete": ["a"], "count": 1})
+
+
+@scenario("cleanup-null")
+def cleanup_null(h: Handler, method: str, path: str) -> None:
+    h.send(200, {"dry_run": False, "would_delete": None, "deleted": ["a", "b"], "count": 2})
+
+
+@scenario("cleanup-spec")
+def cleanup_spec(h: Handler, method: str, path: str) -> None:
+    h.send(200, {"deleted_count": 2, "deleted_ids": ["a", "b"]})
+
+
+@scenario("tag400")
+def tag400(h: Handler, method: str, path: str) -> None:
+    if "tag=" in h.request.query:
+        h.send(400, "Failed to deserialize query string: invalid type: string, expected a sequence",
+               "text/plain; charset=utf-8")
+        return
+    h.send(200, {"weavers": [weaver(1, tags={"project": "a"}), weaver(2, tags={"project": "b"}),
+                             weaver(3, tags={"project": "a", "team": "t"})], "count": 3})
+
+
+@scenario("bare")
+def bare(h: Handler, method: str, path: str) -> None:
+    h.send(200, [{"id": "T-1", "version": 2, "title": "one", "message_count": 1},
+                 {"id": "T-2", "version": 1}])
+
+
+@scenario("conflict")
+def conflict(h: Handler, method: str, path: str) -> None:
+    h.send(409, {"error": "conflict", "message": "Version conflict: expected 6, got 5",
+                 "server_version": 6, "client_version": 5})
+
+
+@scenario("badshape")
+def badshape(h: Handler, method: str, path: str) -> None:
+    h.send(200, {"weavers": [{"id": "x"}], "count": 1})
+
+
+@scenario("slow")
+async def slow(h: Handler, method: str, path: str) -> None:
+    await asyncio.sleep(2)
+    h.send(200, {"weavers": [], "count": 0})
+
+
+# --- weaver create: the connection drops after (or before) the server acted -------------------
+
+def _create_scenario(name: str, create_before_drop: bool) -> None:
+    @scenario(name)
+    def handler(h: Handler, method: str, path: str) -> None:
+        made = h.server.state[name + ":weavers"]
+        if method == "POST" and path == "api/weaver":
+            body = h.body()
+            attempt = len([r for r in h.server.requests(name) if r[1] == "POST"])
+            if attempt == 1 and not create_before_drop:
+                h.drop()
+                return
+            made.append(weaver(len(made) + 1, tags=body["tags"], image=body["image"]))
+            if attempt == 1:
+                h.drop()
+            else:
+                h.send(201, made[-1])
+        elif method == "GET" and path == "api/weavers":
+            wanted = [v.split(":", 1) for v in parse_qs(h.request.query).get("tag", [])]
+            found = [w for w in made if all(w["tags"].get(k) == v for k, v in wanted)]
+            h.send(200, {"weavers": found, "count": len(found)})
+        elif path == "api/orgs":
+            h.send(200, {"orgs": [{"id": "org-1", "name": "default", "role": "owner"}]})
+        else:
+            h.send(404, {"error": "not_found", "message": path})
+
+
+_create_scenario("ambig-created", create_before_drop=True)
+_create_scenario("ambig-lost", create_before_drop=False)
+
+
+# --- weaver logs --------------------------------------------------------------------------------
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+async def _stream(h: Handler, chunks: list[str], drop_after: int | None = None) -> None:
+    h.set_header("Content-Type", "text/event-stream")
+    for i, chunk in enumerate(chunks):
+        if drop_after is not None and i == drop_after:
+            h.drop()
+            return
+        h.write(sse_data(chunk, crlf=i % 3 == 1))
+        if i % 4 == 0:
+            h.write(":keep-alive\n\n")
+        if i % 5 == 0:
+            h.write("data: keep-alive\n\n")
+        await h.flush()
+    h.finish()
+
+
+@scenario("logs")
+async def logs(h: Handler, method: str, path: str) -> None:
+    if path.endswith("/logs"):
+        text = "".join(line + "\n" for line in log_lines(12)) + "no newline at end"
+        await _stream(h, _chunks(text, 17))
+    else:
+        h.send(200, {**weaver(1), "status": "succeeded"})
+
+
+def _logdrop(name: str) -> None:
+    scenario(name)(lambda h, method, path: logdrop(h, path, name))
+
+
+async def logdrop(h: Handler, path: str, name: str) -> None:
+    """First connection dies mid-line (inside a group of equal timestamps); later ones honour tail."""
+    if not path.endswith("/logs"):
+        h.send(200, {**weaver(1), "status": "succeeded"})
+        return
+    lines = log_lines(40)
+    connection = len([r for r in h.server.requests(name) if r[2].endswith("/logs")])
+    tail = parse_qs(h.request.query).get("tail")
+    start = max(0, len(lines) - int(tail[0])) if tail else 0
+    text = "".join(line + "\n" for line in lines[start:])
+    if connection == 1:
+        cut = text.index(lines[20]) + 30  # lines 18-20 share a timestamp; cut inside line 20
+        await _stream(h, _chunks(text[:cut], 23) + ["unused"], drop_after=len(_chunks(text[:cut], 23)))
+    elif connection == 2:
+        h.set_header("Content-Type", "text/event-stream")
+        h.write(sse_data(text[:10]))
+        await h.flush()
+        h.drop()  # a second drop before any complete line
+    else:
+        await _stream(h, _chunks(text, 29))
+
+
+_logdrop("logdrop")
+_logdrop("logdrop-async")
+
+
+# --- LLM streams -------------------------------------------------------------------------------
+
+def _llm(payloads: list[str], named: bool = True) -> str:
+    prefix = "event: llm\n" if named else ""
+    return "".join(f"{prefix}data: {p}\n\n" for p in payloads)
+
+
+DELTAS = ['{"type":"text_delta","content":"Hel"}', '{"type":"text_delta","content":"lo"}']
+COMPLETED = ('{"type":"completed","response":{"message":{"role":"assistant","content":"Hello"},'
+             '"tool_calls":[],"usage":{"input_tokens":3,"output_tokens":2},"finish_reason":"end_turn"}}')
+SERVER_QUERY = '{"type":"server_query","id":"Q-1","kind":{"type":"read_file","path":"/x"}}'
+TOOL = '{"type":"tool_call_delta","call_id":"toolu_1","tool_name":"read_file","arguments_fragment":"{\\"path\\":"}'
+
+
+def _llm_scenario(name: str, text: str) -> None:
+    @scenario(name)
+    async def handler(h: Handler, method: str, path: str) -> None:
+        h.server.state[name + ":bodies"].append(h.body())
+        h.set_header("Content-Type", "text/event-stream")
+        for chunk in _chunks(text, 11):
+            h.write(chunk)
+            await h.flush()
+        h.finish()
+
+
+_llm_scenario("llm-named", _llm(DELTAS + [TOOL, COMPLETED]))
+_llm_scenario("llm-unnamed", _llm(DELTAS[:1] + [SERVER_QUERY] + DELTAS[1:] + [COMPLETED], named=False))
+_llm_scenario("llm-truncated", _llm(DELTAS))
+_llm_scenario("llm-error", _llm(DELTAS[:1] + [
+    '{"type":"error","message":"Rate limited: retry after Some(30) seconds"}']))
+_llm_scenario("llm-other-events", "event: ping\ndata: {}\n\n: comment\n\n" + _llm(DELTAS + [COMPLETED]))
