@@ -1,0 +1,169 @@
+"""Who is calling: hashed API keys with roles, the admin key file, sessions, one-shot ws tokens.
+
+Only SHA-256 hashes of keys and session tokens are stored (loom-api.md §1.1); the plain admin
+key exists in exactly one place, `<data_dir>/admin.key` (mode 0600).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+from .base import Principal, Role
+from .config import LocalConfig
+from .store import Store, utc_now
+
+KEY_RE = re.compile(r"lk_[0-9a-f]{64}")
+ROLES: tuple[Role, ...] = ("user", "support", "system_admin")
+SESSION_SECONDS = 60 * 24 * 3600  # 60 days, like Loom's session cookie (§1.2)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return "lk_" + secrets.token_hex(32)
+
+
+def write_secret_file(path: Path, secret: str) -> None:
+    """Write `secret` alone on one line, mode 0600 from the first byte, replacing atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    path.chmod(0o600)
+
+
+class Auth:
+    def __init__(self, store: Store, config: LocalConfig) -> None:
+        self.store = store
+        self.config = config
+        self._ws_tokens: dict[str, tuple[str, str | None, float]] = {}
+
+    # -- org, users, the admin key ------------------------------------------------------------
+
+    @property
+    def default_org_id(self) -> str:
+        org_id = self.store.get_meta("default_org_id")
+        assert org_id is not None, "ensure_default_org() runs at startup"
+        return org_id
+
+    def ensure_default_org(self) -> str:
+        if (org_id := self.store.get_meta("default_org_id")) is not None:
+            return org_id
+        org_id = str(uuid.uuid4())
+        with self.store.transaction():
+            self.store.execute("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)",
+                               (org_id, "default", utc_now()))
+            self.store.set_meta("default_org_id", org_id)
+        return org_id
+
+    def create_user(self, display_name: str, role: Role, org_id: str, org_role: str) -> str:
+        user_id = str(uuid.uuid4())
+        self.store.execute("INSERT INTO users (id, display_name, role, created_at) VALUES (?,?,?,?)",
+                           (user_id, display_name, role, utc_now()))
+        self.store.execute("INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, ?)",
+                           (org_id, user_id, org_role))
+        return user_id
+
+    def ensure_admin_key(self, path: Path) -> None:
+        """Reuse the key in `path` when it is valid; otherwise mint one and write it there."""
+        text = path.read_text().strip() if path.is_file() else ""
+        if KEY_RE.fullmatch(text):
+            row = self.store.one("SELECT revoked_at FROM api_keys WHERE key_hash = ?",
+                                 (token_hash(text),))
+            if row is not None and row["revoked_at"] is None:
+                path.chmod(0o600)
+                return
+            if row is None:  # the database was reset but the file survived: keep the key
+                self._register_admin_key(text)
+                path.chmod(0o600)
+                return
+        key = new_key()
+        self._register_admin_key(key)
+        write_secret_file(path, key)
+
+    def _register_admin_key(self, key: str) -> None:
+        org_id = self.default_org_id
+        with self.store.transaction():
+            user_id = self.store.get_meta("admin_user_id")
+            if user_id is None:
+                user_id = self.create_user("admin", "system_admin", org_id, "owner")
+                self.store.set_meta("admin_user_id", user_id)
+            self.insert_key(key, org_id, user_id, "admin", ["*"], created_by=None)
+
+    def insert_key(self, key: str, org_id: str, user_id: str, name: str, scopes: list[str],
+                   created_by: str | None) -> tuple[str, str]:
+        key_id, created_at = str(uuid.uuid4()), utc_now()
+        self.store.execute(
+            "INSERT INTO api_keys (id, org_id, user_id, name, scopes, key_hash, created_by,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key_id, org_id, user_id, name, " ".join(scopes), token_hash(key), created_by,
+             created_at))
+        return key_id, created_at
+
+    # -- authentication -----------------------------------------------------------------------
+
+    def principal_for(self, user_id: str, key_id: str | None = None) -> Principal | None:
+        user = self.store.one("SELECT display_name, role FROM users WHERE id = ?", (user_id,))
+        if user is None:
+            return None
+        orgs = self.store.all("SELECT org_id FROM memberships WHERE user_id = ? ORDER BY org_id",
+                              (user_id,))
+        return Principal(user_id=user_id, display_name=user["display_name"], role=user["role"],
+                         org_ids=tuple(r["org_id"] for r in orgs), key_id=key_id)
+
+    def authenticate_key(self, token: str) -> Principal | None:
+        """An `lk_` API key (not revoked), else None; `ws_` tokens are WS-only (§1.1)."""
+        if not KEY_RE.fullmatch(token):
+            return None
+        row = self.store.one("SELECT id, user_id FROM api_keys WHERE key_hash = ? "
+                             "AND revoked_at IS NULL", (token_hash(token),))
+        if row is None:
+            return None
+        self.store.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                           (utc_now(), row["id"]))
+        return self.principal_for(row["user_id"], row["id"])
+
+    def authenticate_session(self, value: str) -> Principal | None:
+        row = self.store.one("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                             (token_hash(value), time.time()))
+        return None if row is None else self.principal_for(row["user_id"])
+
+    def authenticate_token(self, token: str) -> Principal | None:
+        """First-message WS auth: a one-shot `ws_` token (consumed) or an API key."""
+        if token.startswith("ws_"):
+            entry = self._ws_tokens.pop(token_hash(token), None)
+            if entry is None or entry[2] < time.monotonic():
+                return None
+            return self.principal_for(entry[0], entry[1])
+        return self.authenticate_key(token)
+
+    # -- issued tokens ------------------------------------------------------------------------
+
+    def create_ws_token(self, principal: Principal) -> str:
+        now = time.monotonic()
+        self._ws_tokens = {h: e for h, e in self._ws_tokens.items() if e[2] >= now}
+        token = "ws_" + secrets.token_hex(16)
+        self._ws_tokens[token_hash(token)] = (principal.user_id, principal.key_id,
+                                              now + self.config.ws_token_ttl)
+        return token
+
+    def create_session(self, principal: Principal) -> str:
+        value = secrets.token_urlsafe(32)
+        self.store.execute("DELETE FROM sessions WHERE expires_at <= ?", (time.time(),))
+        self.store.execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) "
+                           "VALUES (?, ?, ?, ?)", (token_hash(value), principal.user_id,
+                                                   utc_now(), time.time() + SESSION_SECONDS))
+        return value
+
+    def delete_session(self, value: str) -> None:
+        self.store.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(value),))

@@ -1,0 +1,153 @@
+"""`/api/threads`: list, search, get, PUT with `If-Match` optimistic concurrency, soft delete (§3.2).
+
+Support is read-only; a private thread is visible to its owner, support and admins only.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..base import ApiError, LocalHandler
+from ..openapi import errors, json_body, json_response, obj, path_param, query_param
+from ..threads import ThreadStore, validate
+
+
+def _if_match(header: str | None) -> int | None:
+    """A bare integer, else None: Loom silently ignores a quoted ETag (§3.2, §10.13)."""
+    return int(header) if header is not None and header.strip().isdigit() else None
+
+
+class _ThreadsBase(LocalHandler):
+    @property
+    def threads(self) -> ThreadStore:
+        return ThreadStore(self.state.store)
+
+    def paging(self) -> tuple[int, int, str | None]:
+        return (self.query_int("limit", 50, maximum=1000), self.query_int("offset", 0),
+                self.get_query_argument("workspace", None) or None)
+
+    def readable_row(self, thread_id: str) -> Any:
+        row = self.threads.row(thread_id)
+        p = self.principal
+        if row is None or row["deleted_at"] is not None or not (
+                p.is_admin or p.is_support or row["owner_user_id"] == p.user_id
+                or row["visibility"] != "private"):
+            raise ApiError(404, "not_found", f"Thread not found: {thread_id}")
+        return row
+
+    def require_writer(self, row: Any) -> None:
+        p = self.principal
+        if p.is_support:
+            raise ApiError(403, "forbidden", "Support access is read-only")
+        if row is not None and row["deleted_at"] is None and not (
+                p.is_admin or row["owner_user_id"] == p.user_id):
+            raise ApiError(403, "forbidden", "Only the thread's owner may change it")
+
+
+class ThreadListHandler(_ThreadsBase):
+    def get(self) -> None:
+        limit, offset, workspace = self.paging()
+        threads, total = self.threads.list(self.principal, limit, offset, workspace)
+        self.write_json({"threads": threads, "total": total, "limit": limit, "offset": offset})
+
+
+class ThreadSearchHandler(_ThreadsBase):
+    def get(self) -> None:
+        query = self.get_query_argument("q", "").strip()
+        if not query:
+            raise ApiError(400, "bad_request", "Empty search query")
+        limit, offset, workspace = self.paging()
+        hits = self.threads.search(self.principal, query, limit, offset, workspace)
+        self.write_json({"hits": hits, "limit": limit, "offset": offset})
+
+
+class ThreadHandler(_ThreadsBase):
+    def get(self, thread_id: str) -> None:
+        self.write_json(json.loads(self.readable_row(thread_id)["data"]))
+
+    def put(self, thread_id: str) -> None:
+        data = validate(self.json_body(), thread_id)
+        expected = _if_match(self.request.headers.get("If-Match"))
+        store = self.state.store
+        with store.transaction():
+            row = self.threads.row(thread_id)
+            self.require_writer(row)
+            live = row is not None and row["deleted_at"] is None
+            if live and expected is not None and row["version"] != expected:
+                raise ApiError(409, "version_conflict",
+                               f"Version conflict: expected {row['version']}, got {expected}",
+                               server_version=row["version"], client_version=expected)
+            owner = row["owner_user_id"] if live else self.principal.user_id
+            saved = self.threads.save(data, owner, row)
+        self.write_json(saved)
+
+    def delete(self, thread_id: str) -> None:
+        row = self.readable_row(thread_id)
+        self.require_writer(row)
+        self.threads.soft_delete(thread_id)
+        self.set_status(204)
+
+
+ROUTES = [
+    (r"/api/threads", ThreadListHandler),
+    (r"/api/threads/search", ThreadSearchHandler),
+    (r"/api/threads/([^/]+)", ThreadHandler),
+]
+
+_STR, _INT = {"type": "string"}, {"type": "integer"}
+_SUMMARY_PROPS: dict[str, Any] = {
+    "id": _STR, "version": _INT, "created_at": _STR, "updated_at": _STR,
+    "last_activity_at": _STR, "title": _STR, "workspace_root": _STR, "git_branch": _STR,
+    "git_remote_url": _STR, "git_initial_commit_sha": _STR, "git_current_commit_sha": _STR,
+    "provider": _STR, "model": _STR, "tags": {"type": "array", "items": _STR},
+    "message_count": _INT, "is_pinned": {"type": "boolean"},
+    "visibility": {"type": "string", "enum": ["organization", "private", "public", "team"]},
+}
+_SUMMARY_REQUIRED = ["id", "version", "created_at", "updated_at", "last_activity_at",
+                     "message_count", "is_pinned", "visibility"]
+OPENAPI_SCHEMAS = {
+    "Thread": obj({"id": _STR, "version": _INT, "created_at": _STR, "updated_at": _STR,
+                   "last_activity_at": _STR, "visibility": _SUMMARY_PROPS["visibility"],
+                   "metadata": {"type": "object"}, "conversation": obj(
+                       {"messages": {"type": "array", "items": {"type": "object"}}}),
+                   "agent_state": {"type": "object"}},
+                  ["id", "version", "created_at", "updated_at", "last_activity_at"]),
+    "ThreadSummary": obj(_SUMMARY_PROPS, _SUMMARY_REQUIRED),
+    "ThreadSearchHit": obj({**_SUMMARY_PROPS, "score": {"type": "number"}},
+                           _SUMMARY_REQUIRED + ["score"]),
+}
+_PAGING = [query_param("limit", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}),
+           query_param("offset", {"type": "integer", "minimum": 0, "default": 0}),
+           query_param("workspace", _STR, "only threads with this workspace_root")]
+_ID = [path_param("thread_id", "`T-<uuid7>`")]
+_THREAD = {"$ref": "#/components/schemas/Thread"}
+
+OPENAPI_PATHS = {
+    "/api/threads": {"get": {
+        "summary": "Threads by last activity, newest first", "tags": ["threads"],
+        "parameters": _PAGING,
+        "responses": {"200": json_response("A page", obj({
+            "threads": {"type": "array", "items": {"$ref": "#/components/schemas/ThreadSummary"}},
+            "total": _INT, "limit": _INT, "offset": _INT}, ["threads", "total", "limit", "offset"])),
+            **errors(400, 401)}}},
+    "/api/threads/search": {"get": {
+        "summary": "Full-text (or commit SHA prefix) search; no total", "tags": ["threads"],
+        "parameters": [query_param("q", _STR, "required, non-empty")] + _PAGING,
+        "responses": {"200": json_response("Hits", obj({
+            "hits": {"type": "array", "items": {"$ref": "#/components/schemas/ThreadSearchHit"}},
+            "limit": _INT, "offset": _INT}, ["hits", "limit", "offset"])), **errors(400, 401)}}},
+    "/api/threads/{thread_id}": {
+        "get": {"summary": "A full thread", "tags": ["threads"], "parameters": _ID,
+                "responses": {"200": json_response("The thread", _THREAD), **errors(401, 404)}},
+        "put": {"summary": "Create or replace; `If-Match: <version>` (bare integer) guards "
+                           "against lost updates; the body's version is stored as sent",
+                "tags": ["threads"],
+                "parameters": _ID + [{"name": "If-Match", "in": "header", "required": False,
+                                      "schema": _INT}],
+                "requestBody": json_body(_THREAD),
+                "responses": {"200": json_response("The stored thread", _THREAD),
+                              **errors(400, 401, 403, 409, 413, 415)}},
+        "delete": {"summary": "Soft delete", "tags": ["threads"], "parameters": _ID,
+                   "responses": {"204": {"description": "Deleted"}, **errors(401, 403, 404)}},
+    },
+}
