@@ -1,0 +1,1 @@
+"""Tests of the embedded local Loom server (loom_jupyter/local/)."""
