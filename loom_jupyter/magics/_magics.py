@@ -60,7 +60,7 @@ class LoomMagics(Magics, Configurable):
         self._chat: ChatSession | None = None
         #: Extension points called in the kernel's main thread (tests inject interrupts
         #: and races through them): "log_line"(LogLine), "chat_token"(str),
-        #: "before_thread_put"(Thread), "weaver_status"(Weaver).
+        #: "before_thread_put"(Thread).
         self.hooks: dict[str, Callable[[Any], Any]] = {}
 
     # -- connection -------------------------------------------------------------------

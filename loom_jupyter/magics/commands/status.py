@@ -7,6 +7,10 @@ from typing import Any
 SUMMARY = "Show the connection: mode (direct/proxy), URL, reachable, user, server version."
 
 
+def configure(parser: Any) -> None:
+    """No options."""
+
+
 def _version(health: Any) -> str:
     info = health.version or {}
     return str(info.get("version") or info.get("git_sha") or info or "unknown")
