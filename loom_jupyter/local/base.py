@@ -76,8 +76,9 @@ def _state(handler: tornado.web.RequestHandler) -> LocalState:
 
 
 def _bearer(handler: tornado.web.RequestHandler) -> str | None:
+    """Exactly `Bearer <token>`: case-sensitive, nothing trimmed (loom-api.md §1.1)."""
     header = handler.request.headers.get("Authorization", "")
-    return header[len("Bearer "):].strip() or None if header.startswith("Bearer ") else None
+    return (header[len("Bearer "):] or None) if header.startswith("Bearer ") else None
 
 
 def _authenticate(handler: tornado.web.RequestHandler, *, use_cookie: bool = True) -> Principal | None:
