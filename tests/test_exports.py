@@ -1,7 +1,7 @@
 """`loom_jupyter.client.__all__` is exactly its public names, all importable, shown under the package name."""
 from __future__ import annotations
 
-import loom_jupyter.client as client
+from loom_jupyter import client
 
 CONTRACT = {
     "Loom", "AsyncLoom", "LoomError", "APIStatusError", "BadRequestError", "AuthenticationError",

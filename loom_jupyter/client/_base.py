@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 import pydantic

@@ -3,14 +3,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 
 from .._version import __version__
 from ._base import (
-    Call, CloseStream, Emit, Flow, OpenStream, RawResponse, ReadStream, Sleep, StreamHandle,
-    check_status, parse_response, transport_errors,
+    Call,
+    CloseStream,
+    Emit,
+    Flow,
+    OpenStream,
+    RawResponse,
+    ReadStream,
+    Sleep,
+    StreamHandle,
+    check_status,
+    parse_response,
+    transport_errors,
 )
 from ._errors import LoomError
 from ._retry import RetryPolicy
@@ -75,6 +86,15 @@ class BaseLoom:
 
     def _errors(self, call: Call[Any]) -> Any:
         return transport_errors(call, self.url, self._secrets())
+
+    @staticmethod
+    def _usable_stream(response: httpx.Response) -> bool:
+        """An error status or an HTML page must be read whole to report it (§0 SPA fallback)."""
+        return response.status_code < 400 and "html" not in response.headers.get("content-type", "")
+
+    def _check_stream(self, call: Call[Any], response: httpx.Response) -> None:
+        content = response.content if response.is_closed else b""
+        check_status(call, RawResponse(response.status_code, response.headers, content), self._secrets())
 
     def health(self) -> Any:
         """`GET /health` -> Health (a 503 'unhealthy' answer is returned, not raised)."""
@@ -170,10 +190,10 @@ class Loom(BaseLoom):
         request = self._http.build_request(**self._request_args(call))
         with self._errors(call):
             response = self._http.send(request, stream=True)
-            if response.status_code >= 400 or "html" in response.headers.get("content-type", ""):
+            if not self._usable_stream(response):
                 response.read()
                 response.close()
-        check_status(call, RawResponse(response.status_code, response.headers, response.content if response.is_closed else b""), self._secrets())
+        self._check_stream(call, response)
         return StreamHandle(call, response, response.iter_bytes())
 
     def _stream_read(self, handle: StreamHandle) -> bytes | None:
@@ -263,10 +283,10 @@ class AsyncLoom(BaseLoom):
         request = self._http.build_request(**self._request_args(call))
         with self._errors(call):
             response = await self._http.send(request, stream=True)
-            if response.status_code >= 400 or "html" in response.headers.get("content-type", ""):
+            if not self._usable_stream(response):
                 await response.aread()
                 await response.aclose()
-        check_status(call, RawResponse(response.status_code, response.headers, response.content if response.is_closed else b""), self._secrets())
+        self._check_stream(call, response)
         return StreamHandle(call, response, response.aiter_bytes())
 
     async def _stream_read(self, handle: StreamHandle) -> bytes | None:

@@ -11,9 +11,9 @@ import httpx
 
 from ._errors import APIStatusError, ConflictError, RateLimitError, error_class
 
-_RATE_TEXT = re.compile(r"rate[ _-]?limit", re.I)
+_RATE_TEXT = re.compile(r"rate[ _-]?limit", re.IGNORECASE)
 # "retry after 30 seconds", "retry after Some(30) seconds" (Rust Debug of an Option, §5.5).
-_RETRY_TEXT = re.compile(r"retry after\s+(?:Some\()?\s*(\d+(?:\.\d+)?)\s*\)?\s*s", re.I)
+_RETRY_TEXT = re.compile(r"retry after\s+(?:Some\()?\s*(\d+(?:\.\d+)?)\s*\)?\s*s", re.IGNORECASE)
 
 
 def scrub(text: str, secrets: list[str]) -> str:

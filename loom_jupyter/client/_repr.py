@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 _STYLE = "border-collapse:collapse;font-size:90%"
 

@@ -1,8 +1,9 @@
 """When to retry (a pure decision), how long to wait (a backoff generator), and the retry flow."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from ._base import Call, Flow, OpenStream, Sleep
 from ._errors import APIConnectionError, APIStatusError, LoomError, RateLimitError

@@ -45,8 +45,7 @@ class SSEDecoder:
     def _lines(self, text: str) -> list[str]:
         if self._pending_cr:
             self._pending_cr = False
-            if text.startswith("\n"):
-                text = text[1:]
+            text = text.removeprefix("\n")
         if text.endswith("\r"):
             self._pending_cr = True
             text = text[:-1] + "\n"
@@ -61,8 +60,7 @@ class SSEDecoder:
         if line.startswith(":"):
             return None
         name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
+        value = value.removeprefix(" ")
         if name == "data":
             self._data.append(value)
         elif name == "event":

@@ -4,7 +4,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect as aconnect
@@ -12,8 +13,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from websockets.sync.client import connect
 
 from .._version import __version__
-from ._base import route_not_served, Call
-from ._errors import APIConnectionError, APITimeoutError, AuthenticationError, LoomError, StreamError
+from ._base import Call, route_not_served
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    LoomError,
+    StreamError,
+)
 from ._problems import build_error, scrub
 from ._settings import Settings
 

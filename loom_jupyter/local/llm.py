@@ -44,13 +44,13 @@ def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value if value >= 0 else default
 
 
-def _upstreams(env: Mapping[str, str], timeout: float) -> dict[str, Upstream]:
+def _upstreams(env: Mapping[str, str]) -> dict[str, Upstream]:
     found = {}
     for provider, (key_var, url_var, _) in _FORWARDERS.items():
         secret = env.get(key_var, "").strip()
         if secret:
             base_url = env.get(url_var, "").strip() or _DEFAULT_URLS[provider]
-            found[provider] = Upstream(base_url=base_url, secret=secret, timeout=timeout)
+            found[provider] = Upstream(base_url=base_url, secret=secret)
     return found
 
 
@@ -62,7 +62,9 @@ class LlmService:
         self._rate_limit_every = int(getattr(config, "llm_rate_limit_every", 0) or 0)
         self._requests = 0
         timeout = _float_env(env, "LOOM_LOCAL_LLM_TIMEOUT", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
-        self._upstreams = _upstreams(env, timeout)
+        self._upstreams = _upstreams(env)
+        self._timeout = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
+        self._client: httpx.AsyncClient | None = None  # made on first use, inside the server's loop
         self._offline_delay = _float_env(env, "LOOM_LOCAL_OFFLINE_DELAY_MS", 0.0) / 1000.0
 
     def __repr__(self) -> str:
@@ -91,11 +93,16 @@ class LlmService:
             async for event in llm_offline.respond(provider, request, self._offline_delay):
                 yield event
             return
-        forward = _FORWARDERS[provider][2]
-        timeout = httpx.Timeout(upstream.timeout, connect=min(CONNECT_TIMEOUT, upstream.timeout))
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            async for event in forward(client, upstream, request):
-                yield event
+        if self._client is None:  # one pooled client: building TLS contexts per request is slow
+            self._client = httpx.AsyncClient(timeout=self._timeout)
+        async for event in _FORWARDERS[provider][2](self._client, upstream, request):
+            yield event
+
+    async def aclose(self) -> None:
+        """Close pooled upstream connections (call when the server stops)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def complete(self, provider: str, request: LlmRequest) -> dict[str, Any]:
         """The §5.3 response, built from the same stream `/stream` serves."""

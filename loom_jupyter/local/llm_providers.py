@@ -85,7 +85,6 @@ class Upstream:
 
     base_url: str
     secret: str = field(repr=False)
-    timeout: float
 
     def scrub(self, text: str) -> str:
         """Upstream error texts sometimes quote the key back (OpenAI does): never pass it on."""

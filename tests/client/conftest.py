@@ -1,7 +1,8 @@
 """Client test fixtures: the variant server (one thread, all scenarios) and clients pointed at it."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 

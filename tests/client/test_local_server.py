@@ -7,8 +7,14 @@ import time
 import pytest
 
 from loom_jupyter.client import (
-    AsyncLoom, AuthenticationError, Completed, ConflictError, Loom, NotFoundError,
-    PermissionDeniedError, TextDelta,
+    AsyncLoom,
+    AuthenticationError,
+    Completed,
+    ConflictError,
+    Loom,
+    NotFoundError,
+    PermissionDeniedError,
+    TextDelta,
 )
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]

@@ -8,7 +8,12 @@ import traceback
 import pytest
 
 from loom_jupyter.client import (
-    AsyncLoom, AsyncTerminalSession, LoomError, Loom, TerminalSession, resolve_settings,
+    AsyncLoom,
+    AsyncTerminalSession,
+    Loom,
+    LoomError,
+    TerminalSession,
+    resolve_settings,
 )
 from tests.client.variant_app import KEY
 

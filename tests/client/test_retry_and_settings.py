@@ -7,7 +7,12 @@ import httpx
 import pytest
 
 from loom_jupyter.client import (
-    APIConnectionError, APIStatusError, Loom, LoomConfigError, RateLimitError, ServerError,
+    APIConnectionError,
+    APIStatusError,
+    Loom,
+    LoomConfigError,
+    RateLimitError,
+    ServerError,
     resolve_settings,
 )
 from loom_jupyter.client._base import Call

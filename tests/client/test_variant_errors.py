@@ -4,8 +4,15 @@ from __future__ import annotations
 import pytest
 
 from loom_jupyter.client import (
-    APIStatusError, AuthenticationError, BadRequestError, NotFoundError, PermissionDeniedError,
-    RateLimitError, ResponseValidationError, ServerError, ServiceUnavailableError,
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    ServiceUnavailableError,
 )
 from tests.client.variant_app import KEY
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 import pytest
 
 from loom_jupyter.client import (
-    AuthenticationError, Completed, ConflictError, ErrorEvent, Loom, StreamError, TextDelta,
-    Thread, ToolCallDelta, UnknownEvent,
+    AuthenticationError,
+    Completed,
+    ConflictError,
+    ErrorEvent,
+    Loom,
+    StreamError,
+    TextDelta,
+    Thread,
+    ToolCallDelta,
+    UnknownEvent,
 )
 from tests.client.variant_app import KEY
 

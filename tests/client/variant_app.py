@@ -9,7 +9,8 @@ import asyncio
 import json
 import threading
 from collections import defaultdict
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import tornado.httpserver
 import tornado.netutil

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from tests.fixtures.loom_server import LocalLoom, start_local_loom
 from tests.local.llm_standin import StandIn
 
 ANTHROPIC_KEY = "sk-ant-test-" + secrets.token_hex(16)
@@ -51,58 +46,6 @@ async def aget(url: str, **kwargs: Any) -> httpx.Response:
         return await client.get(url, **kwargs)
 
 
-class ForwardingLoom:
-    """A local Loom subprocess with provider keys in its environment (the shared fixture has none)."""
-
-    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = data_dir.parent / "loom.log"
-        args = [
-            sys.executable,
-            "-m",
-            "loom_jupyter.local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._wait_healthy()
-        self.admin_key = (data_dir / "admin.key").read_text().strip()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"local Loom exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("local Loom did not become healthy in 20 s")
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.admin_key}"}
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def standin() -> Iterator[StandIn]:
     server = StandIn(ANTHROPIC_KEY, OPENAI_KEY).start()
@@ -111,19 +54,19 @@ def standin() -> Iterator[StandIn]:
 
 
 @pytest.fixture(scope="module")
-def loom(standin: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForwardingLoom]:
+def loom(standin: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLoom]:
     env = {
-        **os.environ,
         "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
         "ANTHROPIC_BASE_URL": standin.url,
         "OPENAI_API_KEY": OPENAI_KEY,
         "OPENAI_BASE_URL": standin.url + "/openai/v1",
         "LOOM_LOCAL_LLM_TIMEOUT": "1",  # the `stall` model answers after 3 s
     }
-    env.pop("LOOM_LOCAL_LLM_RATE_LIMIT_EVERY", None)
-    server = ForwardingLoom(env, tmp_path_factory.mktemp("forwarding") / "data")
-    yield server
-    server.stop()
+    server = start_local_loom(tmp_path_factory.mktemp("forwarding") / "data", env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def assert_no_key(text: str) -> None:
@@ -142,7 +85,7 @@ def body(model: str, **extra: Any) -> dict[str, Any]:
 
 
 async def post_stream(
-    loom: ForwardingLoom, provider: str, payload: dict[str, Any]
+    loom: LocalLoom, provider: str, payload: dict[str, Any]
 ) -> tuple[int, str, list[dict]]:
     """(status, raw body when not a stream, llm events when a stream)."""
     async with (

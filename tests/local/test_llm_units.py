@@ -47,7 +47,7 @@ def test_rate_limited_message_carries_the_hint():
 def test_key_is_not_in_reprs_or_health(tmp_path):
     env = {"ANTHROPIC_API_KEY": SECRET, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
     service = LlmService(LocalConfig(data_dir=tmp_path), env)
-    upstream = Upstream(base_url="http://x", secret=SECRET, timeout=1.0)
+    upstream = Upstream(base_url="http://x", secret=SECRET)
     for text in (repr(service), repr(upstream), str(service.describe())):
         assert SECRET not in text
     assert upstream.scrub(f"bad key {SECRET}!") == "bad key ***!"

@@ -1,7 +1,8 @@
 """Base model classes and the small shared response models (health, user, orgs, ws token)."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -1,8 +1,9 @@
 """What every resource shares: a reference to its client (sync or async, the resource does not care)."""
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, Awaitable, TypeVar, Union
+from typing import Any, TypeVar, Union
 
 from .._base import Call, Flow, Sleep
 from .._errors import LoomError, NotFoundError

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pydantic
 
@@ -12,7 +13,14 @@ from .._errors import APIConnectionError, LoomValidationError, StreamError
 from .._retry import RetryPolicy, request
 from .._sse import SSEDecoder
 from ..models.llm import (
-    EVENT_TYPES, Completed, Completion, ErrorEvent, LlmEvent, LlmRequest, TextDelta, UnknownEvent,
+    EVENT_TYPES,
+    Completed,
+    Completion,
+    ErrorEvent,
+    LlmEvent,
+    LlmRequest,
+    TextDelta,
+    UnknownEvent,
 )
 from ._resource import Resource, Result
 

@@ -48,7 +48,7 @@ class LineBuffer:
     def feed(self, text: str) -> list[str]:
         parts = (self._rest + text).split("\n")
         self._rest = parts.pop()
-        return [p[:-1] if p.endswith("\r") else p for p in parts]
+        return [p.removesuffix("\r") for p in parts]
 
     def flush(self) -> list[str]:
         rest, self._rest = self._rest, ""

@@ -3,16 +3,27 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .. import _validation as check
 from .._base import Call, Flow, Sleep
 from .._errors import (
-    APIConnectionError, APIStatusError, APITimeoutError, BadRequestError, LoomError, NotFoundError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    BadRequestError,
+    LoomError,
     RateLimitError,
 )
 from .._retry import RetryPolicy, backoff, request
-from ..models.weavers import FINAL_STATUSES, CleanupResult, CreateWeaverRequest, LogLine, Weaver, WeaverList
+from ..models.weavers import (
+    FINAL_STATUSES,
+    CleanupResult,
+    CreateWeaverRequest,
+    Weaver,
+    WeaverList,
+)
 from . import auth as _auth
 from ._resource import Resource, Result, delete
 from .logs import logs_flow
@@ -163,4 +174,3 @@ class Weavers(Resource):
         return self._client._run(request(call, self._policy))  # type: ignore[no-any-return]
 
 
-__all__ = ["LogLine", "NotFoundError", "REQUEST_ID_TAG", "Weavers"]

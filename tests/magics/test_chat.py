@@ -1,0 +1,128 @@
+"""%%loom chat against the local Loom's offline responder: streaming, history, threads, interrupts."""
+from __future__ import annotations
+
+import pytest
+
+from loom_jupyter.client import Loom
+
+from .conftest import run
+
+
+def _final_markdown(ran) -> str:
+    shown = [o for o in ran.io.outputs if "text/markdown" in o.data]
+    assert shown, [o.data for o in ran.io.outputs]
+    return shown[-1].data["text/markdown"]
+
+
+def _thread_id(ran) -> str:
+    line = next(l for l in ran.io.stdout.splitlines() if l.startswith("Saved to thread "))
+    return line.split()[3]
+
+
+@pytest.fixture
+def other(loom_server, user_key):
+    with Loom(loom_server.url, user_key) as client:
+        yield client
+
+
+def test_chat_streams_in_place_and_saves_a_thread(ip, other):
+    ip.user_ns["name"] = "Ada"
+    ran = run(ip, "%%loom chat --new\nHello {name}, braces {{stay}}")
+    assert ran.error is None, ran.io.stderr
+    answer = _final_markdown(ran)
+    assert answer.startswith("[offline]") and "Hello Ada, braces {stay}" in answer
+    first, *later = ran.io.outputs
+    display_id = first.transient["display_id"]
+    assert not first.update and later and all(o.update for o in later)
+    assert {o.transient["display_id"] for o in later} == {display_id}
+    thread = other.threads.get(_thread_id(ran))
+    assert [m["role"] for m in thread.messages] == ["user", "assistant"]
+    assert thread.messages[0]["content"] == "Hello Ada, braces {stay}"
+    assert thread.title.startswith("Hello Ada")
+
+
+def test_conversation_continues_across_cells_and_new_resets(ip, magics, other):
+    first = run(ip, "%%loom chat --new\none")
+    second = run(ip, "%%loom chat\ntwo")
+    assert _thread_id(first) == _thread_id(second)
+    assert [m["content"] for m in magics.chat.messages if m["role"] == "user"] == ["one", "two"]
+    assert len(other.threads.get(_thread_id(second)).messages) == 4
+    third = run(ip, "%%loom chat --new\nthree")
+    assert _thread_id(third) != _thread_id(second)
+    assert len(magics.chat.messages) == 2
+
+
+def test_history_is_bounded(ip, magics):
+    magics.max_history = 3
+    for word in ("a", "b", "c"):
+        assert run(ip, f"%%loom chat{' --new' if word == 'a' else ''}\n{word}").error is None
+    assert len(magics.chat.messages) <= 3
+    assert magics.chat.messages[0]["role"] == "user"
+
+
+def test_reopen_a_thread_with_thread_option(ip, magics, other):
+    thread_id = _thread_id(run(ip, "%%loom chat --new\nremember me"))
+    run(ip, "%%loom chat --new\nsomething else")
+    ran = run(ip, f"%%loom chat --thread {thread_id}\nand again")
+    assert _thread_id(ran) == thread_id
+    contents = [m["content"] for m in other.threads.get(thread_id).messages if m["role"] == "user"]
+    assert contents == ["remember me", "and again"]
+
+
+def test_unknown_variable_is_a_clear_error(ip):
+    message = run(ip, "%%loom chat\nWhat about {no_such_variable_here}?").usage_error()
+    assert "'no_such_variable_here' is not defined" in message and "{{" in message
+    assert "unmatched" in run(ip, "%%loom chat\nopen { only").usage_error()
+
+
+def test_interrupt_keeps_the_partial_answer_and_says_it_was_cut(ip, magics, other):
+    tokens: list[str] = []
+
+    def stop_on_third(token: str) -> None:
+        tokens.append(token)
+        if len(tokens) == 3:
+            raise KeyboardInterrupt
+
+    magics.hooks["chat_token"] = stop_on_third
+    ran = run(ip, "%%loom chat --new\nplease stream a long answer")
+    assert ran.error is None, ran.io.stderr
+    shown = _final_markdown(ran)
+    partial = "".join(tokens)
+    assert shown.startswith(partial) and "Answer cut short (interrupted)" in shown
+    saved = other.threads.get(_thread_id(ran)).messages
+    assert saved[-1] == {"role": "assistant", "content": partial}
+
+
+def test_conflict_while_saving_is_resolved_by_reload_and_retry(ip, magics, other):
+    thread_id = _thread_id(run(ip, "%%loom chat --new\nfirst turn"))
+    calls: list[int] = []
+
+    def race(thread) -> None:
+        calls.append(thread.version)
+        if len(calls) == 1:  # a second client saves between our read and our write
+            theirs = other.threads.get(thread_id)
+            edited = {**(theirs.conversation or {}),
+                      "messages": theirs.messages + [{"role": "user", "content": "from elsewhere"}]}
+            other.threads.put(theirs.model_copy(update={"conversation": edited}))
+
+    magics.hooks["before_thread_put"] = race
+    ran = run(ip, "%%loom chat\nsecond turn")
+    assert ran.error is None, ran.io.stderr
+    assert len(calls) == 2 and calls[1] == calls[0] + 1  # really conflicted, then retried
+    contents = [m["content"] for m in other.threads.get(thread_id).messages]
+    assert contents[:1] == ["first turn"] and contents[2:4] == ["from elsewhere", "second turn"]
+    assert len(contents) == 5
+
+
+def test_chat_errors_before_streaming_are_one_line(ip):
+    message = run(ip, "%%loom chat --provider nosuchprovider --model m\nhi").usage_error()
+    assert "nosuchprovider" in message or "provider" in message.lower()
+    assert "Nothing to ask" in run(ip, "%%loom chat\n   ").usage_error()
+
+
+def test_line_form_builds_the_chat_panel(ip):
+    ran = run(ip, "%loom chat --provider openai")
+    if ran.error is not None:  # the widget may be unavailable; then the error is one clear line
+        assert "chat widget is not available" in ran.usage_error()
+    else:
+        assert type(ran.value).__name__ == "ChatPanel"
