@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from types import ModuleType
+
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets

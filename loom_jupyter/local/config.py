@@ -37,6 +37,12 @@ class LocalConfig:
     ws_token_ttl: float = 30.0
     ws_auth_timeout: float = 5.0
     ws_ping_interval: float = 30.0
+    # Weavers (loom-api.md §4): how many may be pending/running at once, the grace period of a
+    # delete, the log keep-alive, and the length of an "hour" of lifetime (a knob for tests).
+    max_weavers: int = 256
+    weaver_grace_seconds: float = 5.0
+    log_keepalive_seconds: float = 15.0
+    weaver_hour_seconds: float = 3600.0
 
     @property
     def admin_key_file(self) -> Path:
@@ -52,7 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SQLite, logs and admin.key (default: $XDG_DATA_HOME/loom-jupyter/local)")
     parser.add_argument("--llm-rate-limit-every", type=int, default=None, metavar="N",
                         help=f"answer every Nth LLM request with 503 rate_limited (0 = off; env {RATE_LIMIT_ENV})")
+    parser.add_argument("--max-weavers", type=int, default=256, metavar="N",
+                        help="weavers that may be pending or running at once (default: %(default)s)")
     parser.add_argument("--cleanup-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--weaver-grace-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+    parser.add_argument("--log-keepalive-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
+    parser.add_argument("--weaver-hour-seconds", type=float, default=3600.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-token-ttl", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-auth-timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-ping-interval", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -62,7 +73,10 @@ def from_args(args: argparse.Namespace) -> LocalConfig:
     config = LocalConfig(host=args.host, port=args.port,
                          cleanup_interval=args.cleanup_interval, ws_token_ttl=args.ws_token_ttl,
                          ws_auth_timeout=args.ws_auth_timeout,
-                         ws_ping_interval=args.ws_ping_interval)
+                         ws_ping_interval=args.ws_ping_interval, max_weavers=args.max_weavers,
+                         weaver_grace_seconds=args.weaver_grace_seconds,
+                         log_keepalive_seconds=args.log_keepalive_seconds,
+                         weaver_hour_seconds=args.weaver_hour_seconds)
     if args.data_dir is not None:
         config.data_dir = args.data_dir.expanduser().resolve()
     if args.llm_rate_limit_every is not None:

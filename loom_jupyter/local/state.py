@@ -36,7 +36,7 @@ class LocalState:
             auth = Auth(store, config)
             auth.ensure_default_org()
             auth.ensure_admin_key(config.admin_key_file)
-            weavers = WeaverManager(config)
+            weavers = WeaverManager(config, store)
             llm = LlmService(config)
             await weavers.start()
         except BaseException:

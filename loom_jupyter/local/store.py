@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS threads (
     visibility TEXT NOT NULL, workspace_root TEXT, activity_ts REAL NOT NULL,
     search_text TEXT NOT NULL, data TEXT NOT NULL, deleted_at TEXT);
 CREATE INDEX IF NOT EXISTS threads_by_activity ON threads (activity_ts DESC);
+CREATE TABLE IF NOT EXISTS weavers (
+    id TEXT PRIMARY KEY, owner_user_id TEXT NOT NULL, org_id TEXT NOT NULL, status TEXT NOT NULL,
+    created_at TEXT NOT NULL, data TEXT NOT NULL, deleted_at TEXT);
 """
 
 

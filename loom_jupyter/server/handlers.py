@@ -36,8 +36,9 @@ def _is_json(ctype: str) -> bool:
 
 
 def _is_passthrough(ctype: str, status: int) -> bool:
+    """Bodies relayed as they are: downloads, and the empty answers of DELETE (204) or 304."""
     base = ctype.split(";")[0].strip().lower()
-    return status < 300 and base == "application/octet-stream"
+    return status in (204, 304) or (status < 300 and base == "application/octet-stream")
 
 
 class LoomAuthedHandler(LoomAuthMixin):

@@ -53,7 +53,8 @@ def test_ambiguous_create_does_not_duplicate(variants, variant):
     made = variants.state["ambig-created:weavers"]
     assert len(made) == 1
     assert weaver.id == made[0]["id"]
-    assert weaver.tags[REQUEST_ID_TAG] == made[0]["tags"][REQUEST_ID_TAG]
+    assert weaver.request_id == made[0]["tags"][REQUEST_ID_TAG]
+    assert weaver.tags == {"project": "demo"}  # the bookkeeping tag is not the user's
     posts = [r for r in variants.requests("ambig-created") if r[1] == "POST"]
     assert len(posts) == 1  # found by its request-id tag, so never re-sent
 

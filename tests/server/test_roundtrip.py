@@ -43,7 +43,7 @@ async def test_weaver_create_list_get_delete(loom_proxy: LoomProxy) -> None:
 async def test_thread_put_with_if_match_and_conflict(loom_proxy: LoomProxy) -> None:
     thread_id = "T-0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"
     thread = {"id": thread_id, "version": 1, "title": "through the proxy",
-              "conversation": [], "metadata": {}}
+              "conversation": {"messages": []}, "metadata": {}}
     async with loom_proxy.client() as client:
         r = await client.put(f"api/threads/{thread_id}", json=thread)
         assert r.status_code in (200, 201), r.text

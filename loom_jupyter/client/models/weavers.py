@@ -11,6 +11,8 @@ from .._repr import fields_table
 from .common import ModelList, RequestModel, ResponseModel
 
 KNOWN_STATUSES = ("pending", "running", "succeeded", "failed", "terminating")
+# Set by `weavers.create` so a create whose answer was lost can be found instead of repeated.
+REQUEST_ID_TAG = "loom-jupyter-request-id"
 FINAL_STATUSES = frozenset({"succeeded", "failed"})
 
 
@@ -26,6 +28,17 @@ class Weaver(ResponseModel):
     lifetime_hours: int | None = None
     age_hours: float | None = None
     owner_user_id: str | None = None
+    request_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_request_id(cls, data: Any) -> Any:
+        """Our bookkeeping tag moves to `request_id`: `tags` holds only the user's tags."""
+        tags = data.get("tags") if isinstance(data, dict) else None
+        if isinstance(tags, dict) and REQUEST_ID_TAG in tags:
+            tags = dict(tags)
+            data = {**data, "tags": tags, "request_id": tags.pop(REQUEST_ID_TAG)}
+        return data
 
     @property
     def expires_at(self) -> datetime | None:

@@ -19,6 +19,7 @@ from .._errors import (
 from .._retry import RetryPolicy, backoff, request
 from ..models.weavers import (
     FINAL_STATUSES,
+    REQUEST_ID_TAG,
     CleanupResult,
     CreateWeaverRequest,
     Weaver,
@@ -28,7 +29,6 @@ from . import auth as _auth
 from ._resource import Resource, Result, delete
 from .logs import logs_flow
 
-REQUEST_ID_TAG = "loom-jupyter-request-id"
 # POST /api/weaver blocks until the pod runs (up to ~60 s by default, loom-api.md §4.2).
 CREATE_READ_TIMEOUT = 180.0
 AMBIGUOUS_STATUSES = frozenset({502, 504})
@@ -40,7 +40,8 @@ def _weaver_list(data: Any) -> WeaverList:
 
 
 def _matches(weaver: Weaver, filters: list[str]) -> bool:
-    return all(weaver.tags.get(k) == v for k, _, v in (f.partition(":") for f in filters))
+    return all((weaver.request_id if k == REQUEST_ID_TAG else weaver.tags.get(k)) == v
+               for k, _, v in (f.partition(":") for f in filters))
 
 
 def list_flow(filters: list[str], policy: RetryPolicy) -> Flow[WeaverList]:

@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 from ..._version import __version__
+from ..base import LocalHandler
 from ..openapi import json_response, obj
 from ..store import utc_now
-from ..base import LocalHandler
 
 _BUILD_TIMESTAMP = utc_now()
 

@@ -23,7 +23,8 @@ def transcript(thread: Any, last: int | None = None) -> str:
     parts = [f"### {title}", f"`{thread.id}` · version {thread.version} · {len(thread.messages)} messages"]
     for message in messages:
         content = message.get("content") or ""
-        parts.append(f"**{message.get('role', '?')}**\n\n{content if isinstance(content, str) else content!r}")
+        text = content if isinstance(content, str) else repr(content)
+        parts.append(f"**{message.get('role', '?')}**\n\n{text}")
     return "\n\n".join(parts)
 
 
