@@ -115,10 +115,11 @@ class WeaverManager:
             weaver.data["reason"] = "stopped with the local server"
             assert weaver.process is not None
             weaver.process.terminate()
-        if running:
-            done, pending = await asyncio.wait([w.task for w in running if w.task], timeout=3)
+        tasks = [w.task for w in running if w.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=3)
             for weaver in running:
-                if weaver.process is not None:
+                if weaver.task in pending and weaver.process is not None:
                     weaver.process.kill()
             if pending:
                 await asyncio.wait(pending, timeout=2)
