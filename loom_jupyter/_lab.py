@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir = (args.data_dir or default_data_dir()).expanduser()
     url = f"http://127.0.0.1:{args.loom_port}"
+    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops JupyterLab and the server too
     server = None if _is_local_loom(url) else _start_local(args.loom_port, data_dir)
     try:
         key_file = data_dir / "admin.key"
@@ -77,8 +78,16 @@ def _run_lab(url: str, key: str, args: argparse.Namespace) -> int:
     try:
         return lab.wait()
     except KeyboardInterrupt:
-        lab.send_signal(signal.SIGINT)
-        return lab.wait()
+        lab.send_signal(signal.SIGTERM)  # SIGINT would make JupyterLab ask for confirmation
+        try:
+            return lab.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            return lab.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

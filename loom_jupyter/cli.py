@@ -24,18 +24,23 @@ def _add_local(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.set_defaults(func=_run_local)
 
 
-# ---------------------------------------------------------------------------------------------
-# STUB for the lead: `lab` and `doctor` (see loom_jupyter/_lab.py and _doctor.py). Replace
-# `_add_stub` calls below with the real parsers; nothing else in this file needs to change.
-# ---------------------------------------------------------------------------------------------
-def _add_stub(sub: argparse._SubParsersAction, name: str, help: str) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser(name, help=help)
-    parser.set_defaults(func=lambda args: _not_wired(name))
+def _add_lab(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from . import _lab
+
+    parser = sub.add_parser("lab", help="local Loom server + JupyterLab wired to it (the main job)",
+                            description="Start (or reuse) the local Loom server on --loom-port, then "
+                                        "JupyterLab with the loom_jupyter extension pointed at it. "
+                                        "Arguments after `--` go to `jupyter lab`.")
+    _lab.add_arguments(parser)
+    parser.set_defaults(func=_lab.run)
 
 
-def _not_wired(name: str) -> int:
-    print(f"loom-jupyter {name}: not wired into the CLI yet", file=sys.stderr)
-    return 2
+def _add_doctor(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from . import _doctor
+
+    parser = sub.add_parser("doctor", help="what is configured and reachable (no secrets printed)")
+    _doctor.add_arguments(parser)
+    parser.set_defaults(func=_doctor.run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Loom for Jupyter: local server, lab, doctor.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_local(sub)
-    _add_stub(sub, "lab", "local Loom server + JupyterLab wired to it (the main job)")
-    _add_stub(sub, "doctor", "what is configured and reachable (no secrets printed)")
+    _add_lab(sub)
+    _add_doctor(sub)
     return parser
 
 
