@@ -6,7 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.loom-jupyter-installed
 
-.PHONY: venv lab local test test-python test-notebooks check bench clean
+include mk/js.mk
+
+.PHONY: venv lab local test test-python test-notebooks notebooks-refresh check bench clean
 
 $(STAMP): pyproject.toml $(wildcard js/package.json js/package-lock.json)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,12 +26,17 @@ local: venv
 	$(VENV)/bin/loom-jupyter local
 
 ## everything: Python suites (incl. browser tests), then the tutorial notebooks under nbval
-test: venv
+test: venv js
 	$(PY) -m pytest tests
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(MAKE) --no-print-directory test-notebooks; fi
 
+## the tutorial notebooks under strict nbval, each against a fresh local server (notebooks/conftest.py)
 test-notebooks: venv
-	$(PY) -m pytest -p nbval --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -o addopts="" -o testpaths=notebooks
+	$(PY) -m pytest -p nbval --nbval --nbval-current-env notebooks --nbval-sanitize-with notebooks/sanitize.cfg -o addopts="" -o testpaths=notebooks
+
+## re-execute the tutorial notebooks and store their outputs (what test-notebooks compares)
+notebooks-refresh: venv
+	$(PY) notebooks/refresh.py
 
 check: venv
 	$(VENV)/bin/ruff check loom_jupyter tests

@@ -139,10 +139,11 @@ function relayLink(model, term, ui) {
   };
 }
 
+/** Only the dimensions Python fixed: xterm.js rejects (console.error) an explicit `undefined`. */
 function fixedSize(model) {
-  const cols = model.get("cols");
-  const rows = model.get("rows");
-  return { cols: cols || undefined, rows: rows || undefined };
+  const size = {};
+  for (const key of ["cols", "rows"]) if (model.get(key)) size[key] = model.get(key);
+  return size;
 }
 
 function render({ model, el }) {

@@ -72,7 +72,9 @@ def resolve_settings(
     found_url, key = None, None
     if env.get(PROXY_URL_ENV):
         found_url, key, mode = env[PROXY_URL_ENV], env.get(PROXY_TOKEN_ENV), "proxy"
-    if env.get(URL_ENV):
+    # LOOM_URL alone does not outrank the proxy: a kernel of a server started with LOOM_URL +
+    # LOOM_API_KEY inherits the URL but not the key (the extension removed it).
+    if env.get(URL_ENV) and (env.get(KEY_ENV) or not env.get(PROXY_URL_ENV)):
         found_url, key, mode = env[URL_ENV], env.get(KEY_ENV), "direct"
     if url is not None:
         # Reuse an environment credential only for the very URL it belongs to: a key must

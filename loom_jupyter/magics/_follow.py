@@ -17,9 +17,9 @@ _END = object()
 
 
 def format_line(line: Any) -> str:
-    stamp = getattr(line, "timestamp", None)
-    text = getattr(line, "text", str(line))
-    return f"{stamp.isoformat()} {text}" if stamp is not None else text
+    """The line's text: the client keeps the timestamp prefix in it only when asked (--timestamps);
+    `.timestamp` is parsed either way, so prefixing it here would show it always (and twice)."""
+    return str(getattr(line, "text", line))
 
 
 class LogFollower:

@@ -138,8 +138,9 @@ class WeaverDashboard(w.VBox):
         if options != tuple(self.selector.options):
             keep = self.selector.value
             self.selector.options = options
-            if keep in {v.id for v in visible}:
-                self.selector.value = keep
+            ids = [v.id for v in visible]
+            # ipywidgets 8 selects nothing after new options: keep the pick, else the first row.
+            self.selector.value = keep if keep in ids else (ids[0] if ids else None)
 
     def _refilter(self) -> None:
         self._page = 0

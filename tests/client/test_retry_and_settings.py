@@ -85,6 +85,15 @@ def test_settings_precedence():
     assert (s.url, s.auth_headers()["Authorization"]) == ("http://other", "Bearer lk_arg")
 
 
+def test_inherited_url_without_its_key_does_not_outrank_the_proxy():
+    """A kernel of a server started with LOOM_URL + LOOM_API_KEY inherits only the URL."""
+    kernel_env = {k: v for k, v in ENV.items() if k != "LOOM_API_KEY"}
+    s = resolve_settings(environ=kernel_env)
+    assert (s.mode, s.auth_headers()["Authorization"]) == ("proxy", "token jt")
+    s = resolve_settings(environ={"LOOM_URL": "http://loom.example"})
+    assert s.mode == "direct" and "Authorization" not in s.auth_headers()
+
+
 def test_explicit_url_never_receives_another_hosts_key():
     s = resolve_settings("http://elsewhere", environ=ENV)
     assert "Authorization" not in s.auth_headers()

@@ -138,9 +138,10 @@ def test_filters_by_tag_and_status(client, dashboard):
     dashboard.tag_filter.value = "filter:a"
     ids = {value for _label, value in dashboard.selector.options}
     assert a in ids and b not in ids
+    assert dashboard.selector.value == a  # the only row is picked: Logs works without a click
     assert a[-4:] in dashboard.table.value and b not in dashboard.table.value
     dashboard.status_filter.value = "failed"
-    assert dashboard.selector.options == ()
+    assert dashboard.selector.options == () and dashboard.selector.value is None
     assert "no weavers" in dashboard.table.value
     dashboard.status_filter.value = ""
     dashboard.tag_filter.value = "filter"  # key only: any value
