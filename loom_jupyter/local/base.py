@@ -115,7 +115,7 @@ class LocalHandler(tornado.web.RequestHandler):
     def prepare(self) -> None:
         self._body = bytearray()
         self._too_large = False
-        self.request.body = self._body  # type: ignore[assignment] - filled by data_received
+        self.request.body = self._body  # type: ignore[assignment]  # filled by data_received
         length = self.request.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.state.config.max_body_bytes:
             self._too_large = True
@@ -123,7 +123,7 @@ class LocalHandler(tornado.web.RequestHandler):
         principal = _authenticate(self)
         if principal is None and self.auth_required:
             raise ApiError(401, "unauthorized", "Authentication required")
-        self.principal = principal  # type: ignore[assignment] - None only when not required
+        self.principal = principal  # type: ignore[assignment]  # None only when not required
 
     def data_received(self, chunk: bytes) -> None:
         if self._too_large:

@@ -1,6 +1,7 @@
 """Threads in SQLite: validation, summaries, search, and who may read or write one (§3)."""
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from typing import Any
@@ -110,7 +111,7 @@ class ThreadStore:
         return [summary(json.loads(r["data"])) for r in rows], int(total["n"]) if total else 0
 
     def search(self, p: Principal, query: str, limit: int, offset: int,
-               workspace: str | None) -> list[dict[str, Any]]:
+               workspace: str | None) -> builtins.list[dict[str, Any]]:
         where, params = self._visible(p)
         if workspace:
             where, params = where + " AND workspace_root = ?", params + [workspace]

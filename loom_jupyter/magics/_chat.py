@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from argparse import Namespace
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ._display import LiveArea, markdown_bundle, text_bundle
 from ._errors import MagicError

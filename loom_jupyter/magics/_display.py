@@ -5,7 +5,8 @@ import html
 import time
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 Bundle = dict[str, str]
 
@@ -71,8 +72,9 @@ def cell_text(value: Any) -> str:
 def table_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     cells = [[cell_text(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+              for row in cells]
     return "\n".join(lines)
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import string
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ._errors import MagicError
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 from ._display import LiveArea, text_bundle
 
@@ -81,7 +82,7 @@ class LogFollower:
                 if self._stop.is_set():
                     break
                 self._queue.put(line)
-        except Exception as exc:  # noqa: BLE001 - handed to the main thread, which reports it
+        except Exception as exc:
             self._queue.put(exc)
         finally:
             close = getattr(self._lines, "close", None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import IO, Any, NoReturn, Sequence
+from typing import IO, Any, NoReturn
+from collections.abc import Sequence
 
 from ._errors import ArgumentsError, HelpShown
 

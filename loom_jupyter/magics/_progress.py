@@ -9,7 +9,8 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ._display import LiveArea, text_bundle
 
@@ -76,7 +77,7 @@ class CreateBoard:
                 slot.state = slot.weaver.status
         except Cancelled:
             slot.state = "stopped waiting (still starting on the server)"
-        except Exception as exc:  # noqa: BLE001 - shown on its line and summarised by the caller
+        except Exception as exc:
             slot.error = exc
 
     def _seen(self, slot: Slot, weaver: Any) -> None:

@@ -7,7 +7,8 @@ running session keeps it. The notebook file still holds the cell, which the mess
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ._errors import SecretOnCommandLine
 
@@ -85,5 +86,5 @@ def _scrub_db(hm: Any, secrets: list[str]) -> None:
                     "source_raw = replace(source_raw, ?, ?)",
                     (secret, REDACTED, secret, REDACTED),
                 )
-    except Exception:  # noqa: BLE001 - a DummyDB or a closed DB has nothing to scrub
+    except Exception:
         pass

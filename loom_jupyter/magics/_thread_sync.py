@@ -10,7 +10,8 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ._errors import MagicError
 

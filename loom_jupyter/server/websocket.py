@@ -127,12 +127,12 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
 
     def on_ping(self, data: bytes) -> None:
         if self._upstream is not None:
-            asyncio.ensure_future(_quiet(self._upstream.ping(data or None)))
+            _background(_quiet(self._upstream.ping(data or None)))
 
     def on_close(self) -> None:
         if self._upstream is not None:
             code, reason = close_args(self.close_code, self.close_reason)
-            asyncio.ensure_future(_quiet(self._upstream.close(code or 1000, reason or "")))
+            _background(_quiet(self._upstream.close(code or 1000, reason or "")))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         LoomAuthMixin.write_error(self, status_code, **kwargs)
@@ -147,10 +147,20 @@ def _is_auth_message(message: str | bytes) -> bool:
         return False
 
 
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+def _background(coro: Any) -> None:
+    """Fire and forget, but keep a reference so the task is not collected half-way."""
+    task = asyncio.ensure_future(coro)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
 async def _quiet(awaitable: Any) -> None:
     try:
         await awaitable
-    except Exception:  # noqa: BLE001, S110 - best effort on a leg that is going away
+    except Exception:
         pass
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 __all__ = ["Poller", "Throttle", "close_tree", "start_daemon"]
 

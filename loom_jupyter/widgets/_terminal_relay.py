@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from loom_jupyter.client import (
     AuthenticationError,
@@ -71,7 +72,7 @@ class Relay:
         if session is not None:
             try:
                 session.close()
-            except Exception:  # noqa: BLE001 - closing a dead socket must not mask the widget's close
+            except Exception:
                 pass
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)

@@ -6,7 +6,8 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from loom_jupyter.client import Loom, Thread
 

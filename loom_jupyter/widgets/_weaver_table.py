@@ -6,7 +6,8 @@ import html
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 __all__ = ["STATUS_COLOURS", "WeaverTable", "parse_tag_filter", "short_id", "status_badge"]
 

@@ -15,7 +15,7 @@ from ._poll import Throttle, close_tree, start_daemon
 from ._thread_save import save_conversation
 from ._turns import Turn, render_streaming
 
-__all__ = ["ChatPanel", "PROVIDER_MODELS"]
+__all__ = ["PROVIDER_MODELS", "ChatPanel"]
 
 PROVIDER_MODELS: dict[str, list[str]] = {
     "anthropic": ["claude-sonnet-4-20250514", "claude-opus-4-20250514", "claude-3-5-haiku-latest"],

@@ -6,7 +6,8 @@ import html
 import math
 import threading
 from collections import Counter
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import ipywidgets as w
 

@@ -7,7 +7,8 @@ import html
 import re
 import threading
 from collections import deque
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import ipywidgets as w
 

@@ -303,7 +303,7 @@ async def test_client_disconnect_stops_the_upstream(loom, standin, provider):
         ) as source,
     ):
         received = 0
-        async for sse in source.aiter_sse():
+        async for _ in source.aiter_sse():
             received += 1
             if received == 3:
                 break

@@ -94,7 +94,7 @@ def test_logs_tail_timestamps_follow_and_keepalive(loom_server_factory):
     weaver = _made(server, command=["sh", "-c", "for i in 1 2 3 4 5; do echo n-$i; done; sleep 30"])
     text, _ = _sse_data(server, weaver["id"], {"tail": "2", "timestamps": "false"}, until="n-5")
     assert text.splitlines() == ["n-4", "n-5"]
-    text, raw = _sse_data(server, weaver["id"], {"timestamps": "false", "follow": "false"})
+    text, _ = _sse_data(server, weaver["id"], {"timestamps": "false", "follow": "false"})
     assert text.splitlines() == [f"n-{i}" for i in range(1, 6)]  # and the stream ended by itself
     with httpx.stream("GET", f"{server.url}/api/weaver/{weaver['id']}/logs", params={"tail": "0"},
                       headers=server.headers(), timeout=10) as resp:

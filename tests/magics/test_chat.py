@@ -15,7 +15,7 @@ def _final_markdown(ran) -> str:
 
 
 def _thread_id(ran) -> str:
-    line = next(l for l in ran.io.stdout.splitlines() if l.startswith("Saved to thread "))
+    line = next(s for s in ran.io.stdout.splitlines() if s.startswith("Saved to thread "))
     return line.split()[3]
 
 

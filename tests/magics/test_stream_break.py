@@ -15,7 +15,7 @@ WORDS = ["Partial ", "answer ", "so far"]
 class _HangUp(BaseHTTPRequestHandler):
     """Speaks Loom's `/proxy/{provider}/stream` SSE framing (loom-api.md §5.5), then drops."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

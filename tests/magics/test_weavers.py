@@ -28,8 +28,8 @@ def _tagged(client: Loom, tag: str) -> list:
 
 
 def test_create_with_options_returns_the_weaver(ip, client, user_key):
-    ran = run(ip, f"w = %loom create python:3.12 --tag suite:one --env GREETING=hi --memory 256Mi "
-                  f"--cpu 1 --lifetime 2 --wait -- sh -c 'echo $GREETING; sleep 60'")
+    ran = run(ip, "w = %loom create python:3.12 --tag suite:one --env GREETING=hi --memory 256Mi "
+                  "--cpu 1 --lifetime 2 --wait -- sh -c 'echo $GREETING; sleep 60'")
     assert ran.error is None, ran.all_text()
     weaver = ip.user_ns["w"]
     assert weaver.status == "running" and weaver.tags == {"suite": "one"}

@@ -83,9 +83,10 @@ def test_create_form_validation_error_creates_nothing(client, dashboard):
     # values the client itself checks before sending: reported on the same line
     for field, value, expected in [("lifetime", 0, "Invalid lifetime_hours"),
                                    ("memory", "lots", "Invalid resources.memory")]:
-        setattr(getattr(form, field), "value", value)
+        getattr(form, field).value = value
         form.submit_button.click()
-        wait_until(lambda: dashboard.message.startswith(expected) and not form.submit_button.disabled,
+        wait_until(lambda expected=expected: dashboard.message.startswith(expected)
+                   and not form.submit_button.disabled,
                    timeout=10, what=expected)
         form.lifetime.value, form.memory.value = 4, ""
     assert "#c53030" in dashboard.status.value  # shown as an error line
@@ -128,7 +129,7 @@ def test_bulk_delete_by_tag_asks_first(client, dashboard):
     dashboard.confirm_button.click()
     wait_until(lambda: not set(doomed) & live_ids(client), timeout=30, what="the tagged weavers to go")
     assert keeper in live_ids(client)
-    wait_until(lambda: "Deleted 3 weaver(s)." == dashboard.message, what="the delete report")
+    wait_until(lambda: dashboard.message == "Deleted 3 weaver(s).", what="the delete report")
 
 
 def test_filters_by_tag_and_status(client, dashboard):

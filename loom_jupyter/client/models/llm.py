@@ -1,7 +1,7 @@
 """LLM proxy models: request messages and tools, the completion, and typed stream events."""
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -101,7 +101,7 @@ class UnknownEvent(ResponseModel):
     data: Any = None
 
 
-LlmEvent = Union[TextDelta, ToolCallDelta, Completed, ErrorEvent, UnknownEvent]
+LlmEvent = TextDelta | ToolCallDelta | Completed | ErrorEvent | UnknownEvent
 
 EVENT_TYPES: dict[str, type[ResponseModel]] = {
     "text_delta": TextDelta,

@@ -12,7 +12,7 @@ from .._retry import RetryPolicy, request, should_retry
 T = TypeVar("T")
 # Resource methods return T on Loom and an awaitable of T on AsyncLoom: the flow is the same,
 # only the client's driver differs.
-Result = Union[T, Awaitable[T]]
+Result = Union[T, Awaitable[T]]  # noqa: UP007 - mypy needs Union for a generic alias
 
 
 class Resource:

@@ -185,7 +185,9 @@ class WeaverAttachHandler(LocalWebSocketHandler):
             return
         if self.read_only:
             self.write_message(READ_ONLY_NOTICE)
-        self._output(process.attach(self._output))
+        backlog = process.attach(self._output)
+        if backlog:  # nothing printed yet is not the end of the terminal (b"" means EOF below)
+            self._output(backlog)
 
     def _output(self, data: bytes) -> None:
         if not data:  # the process's terminal closed
