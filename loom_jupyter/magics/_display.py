@@ -91,16 +91,19 @@ def table_html(columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: s
 class ListView(list):  # type: ignore[type-arg]
     """A plain list of models that shows itself as a table (HTML in a notebook, text in a terminal)."""
 
-    def __init__(self, items: Iterable[Any], columns: Sequence[str], caption: str = "") -> None:
+    def __init__(self, items: Iterable[Any], columns: Sequence[str], caption: str = "", *,
+                 counted: bool = True) -> None:
         super().__init__(items)
         self.columns = tuple(columns)
         self.caption = caption
+        self.counted = counted  # False: the caption already says how many
 
     def rows(self) -> list[list[Any]]:
         return [[getattr(item, c, None) for c in self.columns] for item in self]
 
     def _repr_html_(self) -> str:
-        return table_html(self.columns, self.rows(), f"{self.caption} ({len(self)})")
+        caption = f"{self.caption} ({len(self)})" if self.counted else self.caption
+        return table_html(self.columns, self.rows(), caption)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         if not self:

@@ -20,7 +20,8 @@ def configure(parser: Any) -> None:
 def targets(magics: Any, args: Namespace) -> list[str]:
     ids = list(args.ids)
     if args.tag:
-        ids += [w.id for w in magics.client.weavers.list(tags=dict(args.tag))]
+        found = magics.client.weavers.list(tags=dict(args.tag))
+        ids += [w.id for w in found if w.status != "terminating"]  # already on their way out
     return list(dict.fromkeys(ids))
 
 

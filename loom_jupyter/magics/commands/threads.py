@@ -24,4 +24,4 @@ def run(magics: Any, args: Namespace, cell: str | None) -> Any:
         return ListView(hits, ("id", "title", "score", "version", "last_activity_at"),
                         f"Threads matching {args.search!r}")
     page = threads.list(limit=args.limit)
-    return ListView(page.threads, COLUMNS, f"Threads (newest {len(page.threads)} of {page.total})")
+    return ListView(page.threads, COLUMNS, f"Threads (newest {len(page.threads)} of {page.total})", counted=False)
