@@ -42,8 +42,9 @@ check: venv
 	$(VENV)/bin/ruff check loom_jupyter tests
 	$(VENV)/bin/mypy
 
+## benchmarks: direct vs the extension vs jupyter-server-proxy (e.g. make bench BENCH_ARGS=--write)
 bench: venv
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) js/node_modules loom_jupyter/widgets/static

@@ -1,0 +1,220 @@
+"""The Markdown report: machine facts, one table per section (medians and ratios), the targets."""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from .stack import LABELS, PATHS
+from .stats import Metric, Results
+
+ANALYSIS_MARK = "<!-- analysis: everything below this line is kept by --write -->"
+_PACKAGES = ("loom-jupyter", "jupyter_server", "jupyter-server-proxy", "tornado", "httpx",
+             "httpcore", "websockets", "ipython", "pydantic")
+
+
+def fmt(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    size = abs(value)
+    if float(value).is_integer() or size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 100:
+        return f"{value:.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def fmt_ratio(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}×"
+
+
+# -- machine facts ------------------------------------------------------------------------
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _git() -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               text=True, capture_output=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}" if head else "unknown"
+
+
+def _versions() -> str:
+    found = []
+    for name in _PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def machine_facts(generator: str) -> dict[str, str]:
+    cpus = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    return {
+        "date (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "CPU": f"{_cpu_model()}, {cpus} logical CPUs ({usable} usable)",
+        "memory": _memory(),
+        "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        "packages": _versions(),
+        "commit": _git(),
+        "load generator": generator,
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+# -- tables -------------------------------------------------------------------------------
+def _row(metric: Metric) -> str:
+    cells = [metric.name + (" ¹" if metric.note else ""), metric.unit]
+    cells += [fmt(metric.value(p)) for p in PATHS]
+    cells += [fmt_ratio(metric.ratio("ours", "direct")), fmt_ratio(metric.ratio("ours", "jsp"))]
+    return "| " + " | ".join(cells) + " |"
+
+
+def results_tables(results: Results) -> list[str]:
+    head = ("| measurement | unit | " + " | ".join(LABELS[p] for p in PATHS)
+            + " | ours/direct | ours/jsp |")
+    rule = "|" + "---|" * 2 + "---:|" * (len(PATHS) + 2)
+    out: list[str] = []
+    sections: dict[str, list[Metric]] = {}
+    for metric in results.metrics.values():
+        sections.setdefault(metric.section, []).append(metric)
+    for section, metrics in sections.items():
+        out += [f"### {section}", "", head, rule, *(_row(m) for m in metrics), ""]
+        notes = [f"¹ {m.name}: {m.note}" for m in metrics if m.note]
+        if notes:
+            out += ["<br>".join(notes), ""]
+    return out
+
+
+# -- targets ------------------------------------------------------------------------------
+Check = tuple[str, Callable[[Results], tuple[float, str]], float, str, str]
+
+
+def _diff(key: str) -> Callable[[Results], tuple[float, str]]:
+    def get(r: Results) -> tuple[float, str]:
+        d = r.get(key, "ours") - r.get(key, "direct")
+        return d, f"+{fmt(d)} ms (ours {fmt(r.get(key, 'ours'))} vs direct {fmt(r.get(key, 'direct'))})"
+    return get
+
+
+def _ratio(key: str, other: str) -> Callable[[Results], tuple[float, str]]:
+    def get(r: Results) -> tuple[float, str]:
+        m = r.metrics.get(key)
+        value = m.ratio("ours", other) if m else math.nan
+        return value, f"{fmt_ratio(value)} (ours {fmt(r.get(key, 'ours'))} vs {fmt(r.get(key, other))})"
+    return get
+
+
+def _ours(key: str, unit: str) -> Callable[[Results], tuple[float, str]]:
+    def get(r: Results) -> tuple[float, str]:
+        value = r.get(key, "ours")
+        return value, f"{fmt(value)} {unit}"
+    return get
+
+
+def _buffering(r: Results) -> tuple[float, str]:
+    alone, worst = r.get("sse.alone", "ours"), r.get("sse.lagmax", "ours")
+    extra = worst - r.get("sse.lagmax", "direct")
+    ok = 1.0 if alone == 100.0 and extra < 10.0 else 0.0
+    if math.isnan(alone):
+        ok = math.nan
+    return ok, (f"{fmt(alone)}% of paced events alone in their event; worst lag "
+                f"{fmt(worst)} ms (+{fmt(extra)} ms vs direct)")
+
+
+TARGETS: list[Check] = [
+    # (target, measurement, limit, "max" (value <= limit) | "min" (value >= limit), unit)
+    ("small GET: ours adds ≤ 0.8 ms at p50", _diff("get.p50"), 0.8, "max", "ms"),
+    ("throughput at 16 connections ≥ 3× jupyter-server-proxy", _ratio("get.rps16", "jsp"),
+     3.0, "min", "×"),
+    ("throughput at 16 connections ≥ 0.5× direct", _ratio("get.rps16", "direct"), 0.5, "min",
+     "×"),
+    ("SSE first event within 2 ms of direct", _diff("sse.ttfe"), 2.0, "max", "ms"),
+    ("no SSE event delayed by buffering", _buffering, 1.0, "min", ""),
+    ("terminal echo adds ≤ 0.5 ms at p50", _diff("ws.echo50"), 0.5, "max", "ms"),
+    ("`%load_ext loom_jupyter` < 150 ms", _ours("mg.load_ext", "ms"), 150.0, "max", "ms"),
+    ("`%loom logs --follow` ≥ 20k lines/s", _ours("mg.follow_rate", "lines/s"), 20_000.0, "min",
+     "lines/s"),
+    ("`%loom logs --follow` memory flat (< 10 MB growth, 10% → 100% of lines)",
+     _ours("mg.follow_rss", "MB"), 10.0, "max", "MB"),
+]
+
+
+def verdict(value: float, limit: float, kind: str, unit: str) -> str:
+    if math.isnan(value):
+        return "not measured"
+    if (value <= limit) if kind == "max" else (value >= limit):
+        return "met"
+    if not unit:
+        return "missed"
+    return f"missed by {fmt(abs(value - limit))} {unit}"
+
+
+def targets_table(results: Results) -> list[str]:
+    out = ["| target | measured | verdict |", "|---|---|---|"]
+    for text, get, limit, kind, unit in TARGETS:
+        value, shown = get(results)
+        out.append(f"| {text} | {shown} | {verdict(value, limit, kind, unit)} |")
+    return out
+
+
+def render(results: Results, facts: dict[str, str], title_note: str) -> str:
+    facts = {**facts, "load average at end": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    lines = ["# loom-jupyter benchmarks", "", title_note, "",
+             "## Machine", "", "| fact | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in facts.items()]
+    lines += ["", "## Results", "",
+              "Medians over rounds; the three paths were measured in rotating order in every "
+              "round. Ratios compare medians (for times, below 1 is better; for rates, above 1).",
+              ""]
+    lines += results_tables(results)
+    lines += ["## Targets", ""] + targets_table(results) + [""]
+    if results.notes or results.failures:
+        lines += ["## Notes", ""]
+        lines += [f"- FAILED: {f}" for f in results.failures]
+        lines += [f"- {n}" for n in results.notes]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(path: Path, report: str) -> None:
+    """Write the report, keeping a hand-written analysis below ANALYSIS_MARK if there is one."""
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        if ANALYSIS_MARK in old:
+            kept = old[old.index(ANALYSIS_MARK):]
+    path.write_text(report.rstrip() + "\n\n" + (kept or ANALYSIS_MARK + "\n"))
+
