@@ -20,11 +20,12 @@ class LiveArea:
         self._clock = clock
         self._shown = False
         self._last = float("-inf")
-        self._pending: Bundle | None = None
+        self._pending: Bundle | Callable[[], Bundle] | None = None
         self.updates = 0
 
-    def set(self, bundle: Bundle) -> None:
-        """Record the newest content; publish it now only if the rate allows."""
+    def set(self, bundle: Bundle | Callable[[], Bundle]) -> None:
+        """Record the newest content (or how to make it, called only when it is published);
+        publish it now only if the rate allows."""
         self._pending = bundle
         if not self._shown or self._clock() - self._last >= self._period:
             self.flush()
@@ -35,10 +36,11 @@ class LiveArea:
             return
         from IPython.display import display, update_display
 
+        bundle = self._pending() if callable(self._pending) else self._pending
         if self._shown:
-            update_display(self._pending, raw=True, display_id=self.display_id)
+            update_display(bundle, raw=True, display_id=self.display_id)
         else:
-            display(self._pending, raw=True, display_id=self.display_id)
+            display(bundle, raw=True, display_id=self.display_id)
             self._shown = True
         self.updates += 1
         self._pending = None

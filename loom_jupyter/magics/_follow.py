@@ -69,7 +69,11 @@ class LogFollower:
             if self._on_line is not None:
                 self._on_line(item)
             self._buffer.append(format_line(item))
-            self.area.set(self._render("following… (interrupt the kernel to stop)"))
+            # Rendered only when the area is actually redrawn (a few times a second), not per line.
+            self.area.set(self._following)
+
+    def _following(self) -> dict[str, str]:
+        return self._render("following… (interrupt the kernel to stop)")
 
     def _render(self, footer: str) -> dict[str, str]:
         dropped = self.received - len(self._buffer)
