@@ -36,6 +36,14 @@ class Secret:
         return bool(self._value)
 
 
+class SecretList(list):  # type: ignore[type-arg]
+    """Credentials to scrub from server text; its repr hides them, because verbose tracebacks
+    (IPython's `%xmode Verbose`) print every local variable of every frame."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} hidden credential(s)>"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved connection settings; `credential` is wrapped so printing settings is safe."""
@@ -57,7 +65,8 @@ class Settings:
         return headers
 
     def secrets(self) -> list[str]:
-        return [s.reveal() for s in (self.credential, self.cookie) if s and len(s.reveal()) >= 4]
+        return SecretList(s.reveal() for s in (self.credential, self.cookie)
+                          if s and len(s.reveal()) >= 4)
 
 
 def resolve_settings(

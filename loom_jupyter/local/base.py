@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 Role = Literal["user", "support", "system_admin"]
 SESSION_COOKIE = "loom_session"
 _JSON_TYPES = ("application/json",)
+_INT64_MAX = 2**63 - 1
+_DRAIN_FACTOR = 4  # oversized bodies up to this many times the limit are read before the 413
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                  415: "unsupported_media_type", 503: "service_unavailable"}
@@ -119,7 +121,12 @@ class LocalHandler(tornado.web.RequestHandler):
         length = self.request.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.state.config.max_body_bytes:
             self._too_large = True
-            raise self._payload_too_large()
+            if int(length) > _DRAIN_FACTOR * self.state.config.max_body_bytes:
+                raise self._payload_too_large()
+            # Read (and drop) the body, then answer 413: closing on unread bytes makes the
+            # kernel reset the connection, and a proxy in front of us would lose the answer.
+            setattr(self, (self.request.method or "get").lower(), self._refuse_too_large)
+            return
         principal = _authenticate(self)
         if principal is None and self.auth_required:
             raise ApiError(401, "unauthorized", "Authentication required")
@@ -133,6 +140,9 @@ class LocalHandler(tornado.web.RequestHandler):
             self._body.clear()
             return
         self._body.extend(chunk)
+
+    def _refuse_too_large(self, *args: Any, **kwargs: Any) -> None:
+        raise self._payload_too_large()
 
     def _payload_too_large(self) -> ApiError:
         limit = self.state.config.max_body_bytes
@@ -148,7 +158,7 @@ class LocalHandler(tornado.web.RequestHandler):
                            "Expected Content-Type: application/json")
         try:
             value = json.loads(bytes(self._body) or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
             raise ApiError(400, "bad_request", "Request body is not valid JSON") from None
         if not isinstance(value, dict):
             raise ApiError(400, "bad_request", "Request body must be a JSON object")
@@ -163,7 +173,8 @@ class LocalHandler(tornado.web.RequestHandler):
             value = int(raw)
         except ValueError:
             raise ApiError(400, "bad_request", f"{name} must be an integer") from None
-        if value < minimum or (maximum is not None and value > maximum):
+        # Without a maximum, still stay within SQLite's 64-bit integers (else a 500 on bind).
+        if value < minimum or value > (_INT64_MAX if maximum is None else maximum):
             raise ApiError(400, "bad_request", f"{name} out of range")
         return value
 

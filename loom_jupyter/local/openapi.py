@@ -17,6 +17,12 @@ ERROR_SCHEMA: dict[str, Any] = {
     "properties": {"error": {"type": "string"}, "message": {"type": "string"},
                    "server_version": {"type": "integer"}, "client_version": {"type": "integer"}},
 }
+# One event of a `text/event-stream` body, as OpenAPI tools (schemathesis) read them.
+SSE_EVENT: dict[str, Any] = {
+    "type": "object", "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"},
+                   "id": {"type": "string"}},
+}
 _REASONS = {400: "Bad request", 401: "Authentication required", 403: "Forbidden",
             404: "Not found", 409: "Conflict", 413: "Payload too large",
             415: "Unsupported media type", 429: "Too many", 500: "Internal error",

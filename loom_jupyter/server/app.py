@@ -39,9 +39,11 @@ class LoomJupyter(ExtensionApp):
         300.0, help="Longest silence (s) allowed between bytes from Loom; Loom's log streams "
         "send keep-alives every 15 s, LLM streams do not."
     ).tag(config=True)
-    max_connections = Integer(100, help="Size of the pooled upstream connection pool.").tag(
-        config=True
-    )
+    max_connections = Integer(
+        1000, help="Most connections open to Loom at once. Every followed log or LLM stream "
+        "holds one for its whole life; when all are busy a request waits connect_timeout, then "
+        "fails with 504."
+    ).tag(config=True)
 
     proxy_token = ""
     _credential = ""
@@ -114,7 +116,8 @@ class LoomJupyter(ExtensionApp):
         """One pooled client for every request: connection reuse is most of the throughput."""
         if self._http is None:
             self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout, pool=None),
+                timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout,
+                                      pool=self.connect_timeout),
                 limits=httpx.Limits(max_connections=self.max_connections,
                                     max_keepalive_connections=self.max_connections // 2),
                 follow_redirects=False,

@@ -22,12 +22,18 @@ KERNEL_USER = User(username="loom-kernel", name="Kernel (loom proxy token)")
 _TOKEN_HEADER = re.compile(r"token\s+(\S+)\s*$", re.IGNORECASE)
 
 
-class ProxyError(Exception):
-    """An error the extension itself reports: rendered by the one error writer as JSON."""
+class ProxyError(web.HTTPError):
+    """An error the extension itself reports: rendered by the one error writer as JSON.
+
+    An HTTPError underneath, so tornado logs one line for it, not an "Uncaught exception"
+    traceback per refused request."""
 
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
+        super().__init__(status)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def json_bytes(obj: Any) -> bytes:

@@ -81,8 +81,8 @@ def upstream_path(raw: str) -> str:
 
 def check_query(query: str) -> str:
     """Refuse a raw query string carrying characters that could split the request line."""
-    if len(query) > 8192 or any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch in " #\\" for ch in query):
-        raise UnsafePathError("control character, space, '#' or backslash in query")
+    if len(query) > 8192 or any(ord(ch) < 0x20 or ord(ch) >= 0x7F or ch in " #\\" for ch in query):
+        raise UnsafePathError("control or non-ASCII character, space, '#' or backslash in query")
     for match in _PCT.finditer(query):
         hexpair = match.group(1)
         if hexpair is None or not re.fullmatch(r"[0-9A-Fa-f]{2}", hexpair):

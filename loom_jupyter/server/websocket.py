@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from jupyter_server.base.websocket import WebSocketMixin
@@ -12,12 +13,14 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from ..client._ws import RedactingLogger
 from .base import LoomAuthMixin, ProxyError
 from .paths import UnsafePathError, upstream_path
 from .wsauth import authenticate_session, upstream_refusal
 
 __all__ = ["LoomWebSocketBridge", "websocket_handlers"]
 
+_LOG = logging.getLogger("loom_jupyter.server.upstream_ws")
 MAX_MESSAGE = 16 * 1024 * 1024
 MAX_QUEUE = 16  # frames buffered from Loom before we stop reading it (back-pressure)
 _VALID_CLOSE = set(range(1000, 1004)) | set(range(1007, 1015)) | set(range(3000, 5000))
@@ -86,6 +89,9 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
                 url, additional_headers=self.loom.auth_headers(), proxy=None,
                 open_timeout=self.loom.connect_timeout, max_size=MAX_MESSAGE,
                 max_queue=MAX_QUEUE, ping_interval=20, ping_timeout=20, compression=None,
+                # websockets logs the handshake (our Authorization header) at DEBUG.
+                logger=RedactingLogger(_LOG, [self.loom.auth_headers().get(
+                    "Authorization", "").removeprefix("Bearer ")]),
             )
         except InvalidStatus as exc:
             raise upstream_refusal(exc.response, self.loom.display_url) from None
@@ -143,7 +149,7 @@ def _is_auth_message(message: str | bytes) -> bool:
         return False
     try:
         return json.loads(message).get("type") == "auth"
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return False
 
 

@@ -12,6 +12,7 @@ from tornado.iostream import StreamClosedError
 
 from loom_jupyter.local.base import ApiError, LocalHandler
 from loom_jupyter.local.llm_request import LlmRequest, parse_llm_request
+from loom_jupyter.local.openapi import SSE_EVENT
 
 log = logging.getLogger(__name__)
 _PROVIDER = r"(anthropic|openai|vertex)"
@@ -167,6 +168,7 @@ def _errors() -> dict[str, Any]:
     described = {
         "400": "Malformed JSON or an invalid LlmRequest (`bad_request`).",
         "401": "Authentication required (`unauthorized`).",
+        "404": "No such provider route (`not_found`).",
         "502": "The provider failed (`upstream_error`).",
         "503": "Rate limited (`rate_limited`, retry hint in the message).",
         "504": "The provider timed out (`upstream_timeout`).",
@@ -204,7 +206,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Stream a completion as SSE `event: llm` (text_delta, tool_call_delta, then completed or error).",
         {
             "description": "An SSE stream; each `data:` is a JSON event with a `type`.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
     ),
     "/proxy/{provider}/complete": _operation(

@@ -44,6 +44,8 @@ def _parse_key_request(body: dict[str, Any]) -> tuple[str, list[str], str]:
     name, scopes, role = body.get("name"), body.get("scopes", list(SCOPES)), body.get("role", "user")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "invalid_name", "name must be a non-empty string")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):  # shown in listings and terminals
+        raise ApiError(400, "invalid_name", "name must not contain control characters")
     if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
         raise ApiError(400, "invalid_scopes", f"scopes must be a non-empty list of {list(SCOPES)}")
     if role not in ROLES:
@@ -99,7 +101,9 @@ _ROLE = {"type": "string", "enum": list(ROLES)}
 _SCOPES = {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}}
 _ORGS = obj({"orgs": {"type": "array", "items": obj(
     {"id": _STR, "name": _STR, "role": _STR}, ["id", "name", "role"])}}, ["orgs"])
-_KEY = obj({"id": _STR, "name": _STR, "scopes": _SCOPES, "created_by": _NSTR, "created_at": _STR,
+# Listed keys may carry the admin key's wildcard scope "*" (it cannot be requested).
+_KEY_SCOPES = {"type": "array", "items": {"type": "string", "enum": [*SCOPES, "*"]}}
+_KEY = obj({"id": _STR, "name": _STR, "scopes": _KEY_SCOPES, "created_by": _NSTR, "created_at": _STR,
             "last_used_at": _NSTR, "revoked_at": _NSTR, "role": _ROLE, "user_id": _STR},
            ["id", "name", "scopes", "created_at", "revoked_at"])
 _CREATED = obj({"id": _STR, "key": {"type": "string", "pattern": "^lk_[0-9a-f]{64}$"},

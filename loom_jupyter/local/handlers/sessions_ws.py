@@ -45,7 +45,7 @@ class SessionSocketHandler(LocalWebSocketHandler):
             return
         try:
             kind = json.loads(message).get("type")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return
         if kind == "auth":  # a repeated auth just gets its answer again
             self._send({"type": "auth_ok", "user_id": self.principal.user_id})
@@ -53,7 +53,7 @@ class SessionSocketHandler(LocalWebSocketHandler):
     def _first_message(self, text: str) -> None:
         try:
             msg = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             msg = None
         token = msg.get("token") if isinstance(msg, dict) else None
         session = msg.get("session_token") if isinstance(msg, dict) else None

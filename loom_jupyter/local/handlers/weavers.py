@@ -12,7 +12,7 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 from ..base import ApiError, LocalHandler, LocalWebSocketHandler, Principal
-from ..openapi import errors, json_body, json_response, obj, path_param, query_param
+from ..openapi import SSE_EVENT, errors, json_body, json_response, obj, path_param, query_param
 from ..weaver_request import parse_create
 from ..weavers import Weaver, WeaverManager
 
@@ -280,7 +280,7 @@ OPENAPI_PATHS = {
             query_param("timestamps", {"type": "boolean", "default": True}),
             query_param("follow", {"type": "boolean", "default": True})],
         "responses": {"200": {"description": "SSE stream",
-                              "content": {"text/event-stream": {"schema": _STR}}},
+                              "content": {"text/event-stream": {"schema": SSE_EVENT}}},
                       **errors(400, 401, 403, 404)}}},
     "/api/weaver/{weaver_id}/attach": {"get": {
         "summary": "Terminal WebSocket: binary output frames, raw input; `support` is read-only",
