@@ -39,7 +39,7 @@ notebooks-refresh: venv
 	$(PY) notebooks/refresh.py
 
 check: venv
-	$(VENV)/bin/ruff check loom_jupyter tests
+	$(VENV)/bin/ruff check loom_jupyter tests benchmarks
 	$(VENV)/bin/mypy
 
 ## benchmarks: direct vs the extension vs jupyter-server-proxy (e.g. make bench BENCH_ARGS=--write)

@@ -22,6 +22,9 @@ PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
 
 
+KEEPALIVE = 32  # idle upstream connections kept for reuse
+
+
 class LoomJupyter(ExtensionApp):
     """Serve `{base_url}loom/...`: an authenticated, streaming proxy holding the Loom credential."""
 
@@ -118,8 +121,9 @@ class LoomJupyter(ExtensionApp):
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout,
                                       pool=self.connect_timeout),
+                # httpcore polls every idle pooled connection on each request: keep few idle.
                 limits=httpx.Limits(max_connections=self.max_connections,
-                                    max_keepalive_connections=self.max_connections // 2),
+                                    max_keepalive_connections=min(KEEPALIVE, self.max_connections)),
                 follow_redirects=False,
                 trust_env=False,
                 headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
