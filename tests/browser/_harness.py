@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.fixtures.loom_server import stop_group
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,7 +33,6 @@ CHROMIUM_ARGS = [
 ]
 TOKEN = "loom-jupyter-browser-tests"
 START_TIMEOUT = 45.0
-STOP_TIMEOUT = 10.0
 # Variables of the caller that would leak into (or redirect) the Lab under test.
 _SCRUBBED_PREFIXES = ("JUPYTER", "LOOM_", "IPYTHON")
 _NEWS_SETTINGS = {"fetchNews": "false", "checkForUpdates": False}
@@ -158,7 +159,7 @@ class JupyterLab:
             return
         if process.poll() is None:
             self.shutdown_kernels()
-            _stop_group(process)
+            stop_group(process)
         for pid in _pids_mentioning(str(self.home)):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -184,17 +185,6 @@ class JupyterLab:
                 httpx.delete(self.url(f"api/kernels/{kernel['id']}"), timeout=5, trust_env=False)
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             pass  # Lab stops its kernels on SIGTERM too; the /proc sweep is the backstop
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT)
-    except ProcessLookupError:
-        pass
 
 
 def _pids_mentioning(text: str) -> list[int]:
