@@ -14,6 +14,7 @@ from traitlets import Float, Integer, Unicode, default, validate
 
 from .._version import __version__
 from .errors import display_url
+from .upstream import Upstream
 
 __all__ = ["PROXY_TOKEN_ENV", "PROXY_URL_ENV", "LoomJupyter"]
 
@@ -21,8 +22,6 @@ PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
 PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
 
-
-KEEPALIVE = 32  # idle upstream connections kept for reuse
 
 
 class LoomJupyter(ExtensionApp):
@@ -50,7 +49,7 @@ class LoomJupyter(ExtensionApp):
 
     proxy_token = ""
     _credential = ""
-    _http: httpx.AsyncClient | None = None
+    _upstream: Upstream | None = None
 
     @default("url")
     def _url_default(self) -> str:
@@ -90,9 +89,9 @@ class LoomJupyter(ExtensionApp):
         self.handlers.extend(websocket_handlers + default_handlers)
 
     async def stop_extension(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        if self._upstream is not None:
+            await self._upstream.aclose()
+            self._upstream = None
         if os.environ.get(PROXY_TOKEN_ENV) == self.proxy_token:
             os.environ.pop(PROXY_TOKEN_ENV, None)
             os.environ.pop(PROXY_URL_ENV, None)
@@ -115,20 +114,27 @@ class LoomJupyter(ExtensionApp):
         return bool(self._credential)
 
     @property
+    def upstream(self) -> Upstream:
+        """Pooled connections to Loom (reuse is most of the throughput), in small shards."""
+        if self._upstream is None:
+            self._upstream = Upstream(self._client, self.max_connections)
+        return self._upstream
+
+    @property
     def http(self) -> httpx.AsyncClient:
-        """One pooled client for every request: connection reuse is most of the throughput."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout,
-                                      pool=self.connect_timeout),
-                # httpcore polls every idle pooled connection on each request: keep few idle.
-                limits=httpx.Limits(max_connections=self.max_connections,
-                                    max_keepalive_connections=min(KEEPALIVE, self.max_connections)),
-                follow_redirects=False,
-                trust_env=False,
-                headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
-            )
-        return self._http
+        """A client for one-off calls to Loom and for building proxied requests."""
+        return self.upstream.client
+
+    def _client(self, connections: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout,
+                                  pool=self.connect_timeout),
+            limits=httpx.Limits(max_connections=connections,
+                                max_keepalive_connections=connections),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
+        )
 
     def upstream_url(self, path: str, query: str = "", *, scheme: str | None = None) -> str:
         """`url` + an already validated path (see paths.upstream_path); the host never varies."""

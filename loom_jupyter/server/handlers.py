@@ -135,10 +135,10 @@ class LoomProxyHandler(LoomAuthedHandler):
         length = self.request.headers.get("Content-Length", "")
         if not isinstance(content, (bytes, type(None))) and length.isdigit():
             headers.append(("Content-Length", length))  # stream it, but let Loom size-check
-        request = self.loom.http.build_request(
+        request = self.loom.upstream.build_request(
             self.request.method or "GET", self._url, headers=headers, content=content)
         try:
-            return await self.loom.http.send(request, stream=True)
+            return await self.loom.upstream.send(request)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.loom.display_url) from None
 
