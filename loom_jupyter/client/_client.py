@@ -214,6 +214,12 @@ class Loom(BaseLoom):
 class AsyncLoom(BaseLoom):
     """Asynchronous Loom client: `async with AsyncLoom() as loom: await loom.weavers.list()`."""
 
+    # The same resources, each method awaitable: typed Any for checkers (see Result).
+    weavers: Any
+    threads: Any
+    llm: Any
+    auth: Any
+
     def __init__(self, url: str | None = None, api_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(url, api_key, **kwargs)
         self._http = httpx.AsyncClient(**self._client_options())

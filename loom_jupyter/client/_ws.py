@@ -62,7 +62,7 @@ def handshake_error(exc: BaseException, path: str, secrets: list[str]) -> LoomEr
         headers = httpx.Headers(list(resp.headers.raw_items()))
         if resp.status_code < 400:
             return route_not_served(Call("GET", path), resp.status_code)
-        return build_error("GET", path, resp.status_code, headers, resp.body or b"", secrets)
+        return build_error("GET", path, resp.status_code, headers, bytes(resp.body or b""), secrets)
     if isinstance(exc, TimeoutError):
         return APITimeoutError(f"Opening the WebSocket {path} timed out.", request_sent=False)
     if isinstance(exc, InvalidURI):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 from collections.abc import Sequence
 
 from ._errors import ArgumentsError, HelpShown
@@ -25,7 +25,7 @@ class CommandParser(argparse.ArgumentParser):
             self._print_message(message, sys.stderr)
         raise HelpShown()
 
-    def print_help(self, file: IO[str] | None = None) -> None:
+    def print_help(self, file: Any = None) -> None:
         # argparse defaults to the real sys.stdout captured at import; IPython swaps it per cell.
         super().print_help(file or sys.stdout)
 

@@ -15,6 +15,7 @@ def make_widget(name: str, label: str, *args: Any, client: Any = None, **kwargs:
     except (ImportError, AttributeError) as exc:
         raise MagicError(f"The {label} widget is not available ({type(exc).__name__}: {exc}); "
                          "install loom-jupyter with ipywidgets and anywidget.") from None
+    params: Any
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):

@@ -42,7 +42,7 @@ def save_conversation(
     ``ConflictError`` reaches the caller instead of their edits being overwritten.
     """
     messages = [turn.message() for turn in turns if turn.content]
-    changes = {"conversation": {"messages": messages}, "updated_at": _now(),
+    changes: dict[str, Any] = {"conversation": {"messages": messages}, "updated_at": _now(),
                "last_activity_at": _now(), "provider": provider, "model": model}
     if thread_id is None or version is None:
         title = next((m["content"] for m in messages if m["role"] == "user"), "Jupyter chat")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from collections.abc import Callable
 
 __all__ = ["Turn", "render_markdown", "render_streaming"]
@@ -24,7 +24,8 @@ def _markdown() -> Callable[[str], str] | None:
     except ImportError:
         return None
     # escape=True: raw HTML inside an answer is shown as text, never injected into the page.
-    return mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])
+    return cast("Callable[[str], str]",
+                mistune.create_markdown(escape=True, plugins=["strikethrough", "table"]))
 
 
 def render_markdown(text: str) -> str:

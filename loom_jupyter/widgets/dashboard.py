@@ -260,7 +260,7 @@ class WeaverDashboard(w.VBox):
         self._poller.trigger()
 
     # -- plumbing -------------------------------------------------------------------------
-    def _job(self, work: Callable[[], None], name: str, after: Callable[[], None] | None = None) -> None:
+    def _job(self, work: Callable[[], object], name: str, after: Callable[[], None] | None = None) -> None:
         def run() -> None:
             try:
                 work()

@@ -128,10 +128,11 @@ class Terminal(anywidget.AnyWidget):
     def close(self) -> None:
         """Detach (the weaver keeps running) and close the comm."""
         self._closing.set()
-        if getattr(self, "_relay", None) is not None:
-            self._relay.stop()
-        if getattr(self, "_owned_client", None) is not None:
-            self._owned_client.close()
+        relay, owned = getattr(self, "_relay", None), getattr(self, "_owned_client", None)
+        if relay is not None:
+            relay.stop()
+        if owned is not None:
+            owned.close()
             self._owned_client = None
         super().close()
 

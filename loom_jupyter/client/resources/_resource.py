@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
 
 from .._base import Call, Flow, Sleep
 from .._errors import LoomError, NotFoundError
@@ -11,8 +11,13 @@ from .._retry import RetryPolicy, request, should_retry
 
 T = TypeVar("T")
 # Resource methods return T on Loom and an awaitable of T on AsyncLoom: the flow is the same,
-# only the client's driver differs.
-Result = Union[T, Awaitable[T]]  # noqa: UP007 - mypy needs Union for a generic alias
+# only the client's driver differs. Python's types cannot say "T or Awaitable[T] depending on
+# the client" (no higher-kinded types), so type checkers see the sync client's T, and
+# AsyncLoom declares its resources as Any (see _client.py); at run time this is the union.
+if TYPE_CHECKING:
+    Result = Annotated[T, "Awaitable[T] on AsyncLoom"]
+else:
+    Result = Union[T, Awaitable[T]]  # noqa: UP007 - a generic alias needs Union
 
 
 class Resource:

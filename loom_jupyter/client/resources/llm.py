@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 
@@ -40,8 +40,9 @@ def build_body(
         items.insert(0, {"role": "system", "content": system})
     tool_items = [t if isinstance(t, dict) else t.model_dump() for t in tools or []]
     try:
-        req = LlmRequest(model=check.non_empty("model", model, ident=False), messages=items,
-                         tools=tool_items, max_tokens=max_tokens, temperature=temperature)
+        req = LlmRequest.model_validate({
+            "model": check.non_empty("model", model, ident=False), "messages": items,
+            "tools": tool_items, "max_tokens": max_tokens, "temperature": temperature})
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "request"
@@ -68,10 +69,10 @@ def parse_event(data: str) -> LlmEvent:
 
 
 def stream_flow(provider: str, body: dict[str, Any], policy: RetryPolicy) -> Flow[None]:
-    call = Call("POST", f"/proxy/{provider}/stream", json=body, expect="sse",
+    call: Call[Any] = Call("POST", f"/proxy/{provider}/stream", json=body, expect="sse",
                 headers={"Accept": "text/event-stream"}, read_timeout=STREAM_READ_TIMEOUT)
     handle = yield from request(call, policy, stream=True)
-    decoder, text = SSEDecoder(), []
+    decoder, text = SSEDecoder(), cast(list[str], [])
     while True:
         try:
             chunk = yield ReadStream(handle)

@@ -24,6 +24,7 @@ from ..models.weavers import (
     CreateWeaverRequest,
     Weaver,
     WeaverList,
+    WeaverResources,
 )
 from . import auth as _auth
 from ._resource import Resource, Result, delete
@@ -130,7 +131,8 @@ class Weavers(Resource):
         tags = {**check.tag_dict(tags), REQUEST_ID_TAG: uuid.uuid4().hex}
         body = CreateWeaverRequest(
             image=check.non_empty("image", image, ident=False), org_id=org_id or "-",
-            env=check.env(env), resources=check.resources(resources), tags=tags,
+            env=check.env(env), tags=tags,
+            resources=WeaverResources.model_validate(check.resources(resources)),
             lifetime_hours=check.lifetime(lifetime_hours), command=check.string_list("command", command),
             args=check.string_list("args", args), workdir=workdir, repo_id=repo_id,
         ).model_dump(exclude_none=True)
