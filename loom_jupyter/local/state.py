@@ -47,5 +47,6 @@ class LocalState:
     async def close(self) -> None:
         try:
             await self.weavers.stop()
+            await self.llm.aclose()
         finally:
             self.store.close()

@@ -55,6 +55,7 @@ class PtyProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._eof = asyncio.Event()
         self._pending_input = bytearray()
+        self._ended = False  # reaped and its group swept: its id may belong to someone else now
 
     @property
     def pid(self) -> int | None:
@@ -89,15 +90,19 @@ class PtyProcess:
         except asyncio.TimeoutError:
             pass
         self._close_master()
+        self._ended = True
         return code
 
     def terminate(self) -> None:
         """SIGHUP and SIGTERM to the whole session (an interactive shell ignores SIGTERM)."""
-        self._kill_group(signal.SIGHUP)
-        self._kill_group(signal.SIGTERM)
+        if not self._ended:
+            self._kill_group(signal.SIGHUP)
+            self._kill_group(signal.SIGTERM)
 
     def kill(self) -> None:
-        self._kill_group(signal.SIGKILL)
+        """SIGKILL to the session, unless it already ended (a delayed kill after a delete)."""
+        if not self._ended:
+            self._kill_group(signal.SIGKILL)
 
     def attach(self, listener: Listener) -> bytes:
         """Receive output from now on; returns the recent output to replay first."""

@@ -23,7 +23,6 @@ PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
 
 
-
 class LoomJupyter(ExtensionApp):
     """Serve `{base_url}loom/...`: an authenticated, streaming proxy holding the Loom credential."""
 

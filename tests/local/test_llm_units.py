@@ -13,7 +13,7 @@ from loom_jupyter.local.llm_offline import reply_text, requested_tool_call
 from loom_jupyter.local.llm_providers import Upstream, rate_limited, retry_after_seconds
 from loom_jupyter.local.llm_request import parse_llm_request
 
-SECRET = "sk-ant-unit-0123456789abcdef"
+SECRET = "sk-ant-unit-0123456789abcdef"  # a made-up test value, shaped like a provider key
 
 
 @pytest.mark.parametrize(

@@ -63,10 +63,10 @@ class CreateWeaverHandler(_WeaverHandler):
     async def post(self) -> None:
         spec = parse_create(self.json_body())
         p = self.principal
-        if self.state.store.one("SELECT 1 FROM orgs WHERE id = ?", (spec.org_id,)) is None:
-            raise ApiError(404 if p.is_admin else 403, "not_found" if p.is_admin else "forbidden",
-                           f"Not a member of organization {spec.org_id}")
-        if not p.is_admin and spec.org_id not in p.org_ids:
+        if p.is_admin and self.state.store.one("SELECT 1 FROM orgs WHERE id = ?",
+                                               (spec.org_id,)) is None:
+            raise ApiError(404, "not_found", f"Organization not found: {spec.org_id}")
+        if not p.is_admin and spec.org_id not in p.org_ids:  # unknown orgs included
             raise ApiError(403, "forbidden", f"Not a member of organization {spec.org_id}")
         weaver = await self.weavers.create(spec, p.user_id)
         self.write_json(self.weavers.json(weaver), 201)
