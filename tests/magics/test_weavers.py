@@ -9,6 +9,8 @@ import pytest
 
 from loom_jupyter.client import Loom, Thread
 
+from IPython.utils.capture import capture_output
+
 from .conftest import run
 
 SLEEP = "-- sleep 60"
@@ -108,6 +110,28 @@ def test_delete_asks_before_deleting_many_and_deletes_by_tag(ip, client, monkeyp
     gone = run(ip, "%loom delete --tag suite:doomed --yes")
     assert "Deleted 2 weavers" in gone.all_text()
     assert all(w.status == "terminating" for w in client.weavers.list(tags={"suite": "doomed"}))
+
+
+def test_delete_by_tag_skips_weavers_already_terminating(ip, client):
+    stubborn = ["sh", "-c", "trap '' HUP TERM; sleep 60"]  # stays `terminating` for the grace
+    client.weavers.create("python:3.12", command=stubborn, tags={"suite": "stubborn"})
+    assert "Deleted 1 weaver" in run(ip, "%loom delete --tag suite:stubborn").all_text()
+    assert [w.status for w in client.weavers.list(tags={"suite": "stubborn"})] == ["terminating"]
+    again = run(ip, "%loom delete --tag suite:stubborn")
+    assert "No weavers match; nothing deleted." in again.all_text()
+
+
+def test_follow_renders_only_when_the_area_is_redrawn():
+    from loom_jupyter.magics._follow import LogFollower
+
+    follower = LogFollower(iter([f"line {i}" for i in range(5000)]), hz=4, keep=100)
+    renders = []
+    real = follower._render
+    follower._render = lambda footer: renders.append(footer) or real(footer)
+    with capture_output():
+        assert follower.run() == "ended"
+    assert follower.received == 5000
+    assert len(renders) < 50  # a few redraws, not one render per line
 
 
 def test_cleanup_needs_an_admin_and_dry_run_lists(ip, loom_server, monkeypatch):
