@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import connect as aconnect
+import websockets.sync.client as sync_client
+from websockets.asyncio.client import ClientConnection as AsyncConnection
+from websockets.asyncio.client import connect as _aconnect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
-from websockets.sync.client import connect
 
 from .._version import __version__
 from ._base import Call, route_not_served
@@ -41,6 +42,35 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
             self.logger.log(level, "%s", text, **kwargs)
 
 
+class _AsyncNoRedirects(_aconnect):
+    """websockets' asyncio connect, but a 3xx answer is a refusal, never a hop to elsewhere."""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+_SyncReconnect: Any = getattr(sync_client, "reconnect", None)  # websockets >= 17 follows 3xx
+
+
+if _SyncReconnect is not None:
+    class _SyncNoRedirects(_SyncReconnect):  # type: ignore[misc, valid-type]
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            return exc
+
+
+async def aconnect(uri: str, **options: Any) -> AsyncConnection:
+    """Open a WebSocket to exactly `uri`. Redirects are not followed: a session socket's first
+    message carries a credential, and an ingress that redirects must not decide where it goes."""
+    return await _AsyncNoRedirects(uri, **options)
+
+
+def connect(uri: str, **options: Any) -> sync_client.ClientConnection:
+    """The sync twin of `aconnect` (websockets < 17 never followed redirects in sync code)."""
+    if _SyncReconnect is None:
+        return sync_client.connect(uri, **options)
+    return _SyncNoRedirects(uri, **options).connect()  # type: ignore[no-any-return]
+
+
 def ws_url(base: str, path: str) -> str:
     url = base.rstrip("/") + "/" + path.lstrip("/")
     return "ws" + url[4:] if url.startswith("http") else url
@@ -55,11 +85,26 @@ def connect_options(settings: Settings, timeout: httpx.Timeout) -> dict[str, Any
     }
 
 
+def redirect_refusal(path: str, status: int, location: str) -> str:
+    """One line for a WebSocket upgrade answered with a redirect (never followed)."""
+    try:
+        target: httpx.URL | None = httpx.URL(location) if location.isascii() else None
+    except (httpx.InvalidURL, ValueError, TypeError):
+        target = None
+    where = f"{target.scheme}://{target.host}" if target is not None and target.host else "elsewhere"
+    return (f"Loom answered the WebSocket {path} with a redirect (HTTP {status} to {where}), which "
+            "is not followed: point the Loom URL at the address that serves it.")
+
+
 def handshake_error(exc: BaseException, path: str, secrets: list[str]) -> LoomError:
     """The same error classes as HTTP calls (loom-api.md §4.7: 401/403/404 before the upgrade)."""
     if isinstance(exc, InvalidStatus):
         resp = exc.response
         headers = httpx.Headers(list(resp.headers.raw_items()))
+        if 300 <= resp.status_code < 400 and "Location" in resp.headers:
+            return APIConnectionError(redirect_refusal(path, resp.status_code,
+                                                       resp.headers["Location"]),
+                                      request_sent=True)
         if resp.status_code < 400:
             return route_not_served(Call("GET", path), resp.status_code)
         return build_error("GET", path, resp.status_code, headers, bytes(resp.body or b""), secrets)

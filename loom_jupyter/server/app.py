@@ -10,10 +10,11 @@ import httpx
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
-from traitlets import Float, Integer, Unicode, default, validate
+from traitlets import Bool, Float, Integer, Unicode, default, validate
 
 from .._version import __version__
 from .errors import display_url
+from .process import erase_from_process_blocks
 from .upstream import Upstream
 
 __all__ = ["PROXY_TOKEN_ENV", "PROXY_URL_ENV", "LoomJupyter"]
@@ -45,8 +46,23 @@ class LoomJupyter(ExtensionApp):
         "holds one for its whole life; when all are busy a request waits connect_timeout, then "
         "fails with 504."
     ).tag(config=True)
+    max_upload_streams = Integer(
+        0, help="Most request bodies streamed to Loom at once (uploads over 256 KiB, or of "
+        "unknown length); each holds an upstream connection while its body arrives. 0 means a "
+        "quarter of max_connections, so slow uploads can never take every connection."
+    ).tag(config=True)
+    body_timeout = Float(
+        30.0, help="Longest silence (s) allowed while a request body arrives; a caller that "
+        "stops sending gets 408 and its upstream connection back."
+    ).tag(config=True)
+    allow_kernel_credential_routes = Bool(
+        False, help="Let kernels (the proxy token) use Loom's credential routes: creating or "
+        "revoking API keys, approving a device sign-in, sessions, logout, share links. Off by "
+        "default: a kernel must not be able to mint a Loom credential that outlives it."
+    ).tag(config=True)
 
     proxy_token = ""
+    uploads_in_flight = 0  # request bodies being streamed to Loom now (see upload_slots)
     _credential = ""
     _upstream: Upstream | None = None
 
@@ -73,6 +89,9 @@ class LoomJupyter(ExtensionApp):
     def initialize_settings(self) -> None:
         self._credential = self._read_credential()
         os.environ.pop("LOOM_API_KEY", None)
+        if self._credential and not erase_from_process_blocks(self._credential):
+            self.log.info("loom_jupyter: cannot hide the Loom key from /proc on this platform; "
+                          "prefer c.LoomJupyter.api_key_file")
         self.proxy_token = secrets.token_urlsafe(32)
         self._publish_env()
         # The port may change while the server binds (port_retries): publish again once running.
@@ -111,6 +130,15 @@ class LoomJupyter(ExtensionApp):
     @property
     def has_credential(self) -> bool:
         return bool(self._credential)
+
+    @property
+    def secret(self) -> str:
+        """The credential itself: only for scrubbing it out of what Loom sends back."""
+        return self._credential
+
+    @property
+    def upload_slots(self) -> int:
+        return self.max_upload_streams or max(1, self.max_connections // 4)
 
     @property
     def upstream(self) -> Upstream:

@@ -28,7 +28,7 @@ class ProxyError(web.HTTPError):
     An HTTPError underneath, so tornado logs one line for it, not an "Uncaught exception"
     traceback per refused request."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, /, **extra: Any) -> None:
         super().__init__(status)
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
@@ -94,6 +94,10 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
             return None
         return super().check_xsrf_cookie()
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("X-Content-Type-Options", "nosniff")  # on every answer, errors included
+
     def on_finish(self) -> None:
         # Loom traffic is user activity: idle cullers (JupyterHub) must not stop this server.
         if self._jupyter_current_user_set():
@@ -107,7 +111,8 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ProxyError):
-            status_code, body = exc.status, {"error": exc.code, "message": exc.message, **exc.extra}
+            status_code = exc.status
+            body = {**exc.extra, "error": exc.code, "message": exc.message}
         elif isinstance(exc, web.HTTPError):
             reason = self._reason if status_code == exc.status_code else "Error"
             body = {"error": _code_for(status_code), "message": exc.log_message or reason}

@@ -6,8 +6,9 @@ import json
 import httpx
 
 from .base import ProxyError
+from .bodies import BodyError, read_prefix
 
-__all__ = ["display_url", "transport_error", "wrap_non_json"]
+__all__ = ["body_refusal", "display_url", "transport_error", "wrap_non_json"]
 
 MAX_WRAPPED = 2000  # characters of a non-JSON upstream body kept in the wrapped message
 
@@ -30,27 +31,30 @@ def transport_error(exc: httpx.HTTPError, url: str) -> ProxyError:
                       "running, and is c.LoomJupyter.url right?", loom_url=url)
 
 
-async def wrap_non_json(response: httpx.Response, url: str) -> ProxyError:
+def body_refusal(exc: BodyError, url: str) -> ProxyError:
+    """An answer the proxy will not relay (conflicting types, a bomb, an unknown encoding)."""
+    return ProxyError(502, "upstream_bad_body", f"Loom at {url} sent {exc}; the proxy does not "
+                      "relay it.", loom_url=url)
+
+
+async def wrap_non_json(response: httpx.Response, url: str, secret: str,
+                        ctype: str) -> ProxyError:
     """A body that is neither JSON nor SSE never reaches the browser as-is (it could be HTML)."""
-    raw = b""
-    async for chunk in response.aiter_bytes():
-        raw += chunk
-        if len(raw) > MAX_WRAPPED * 4:
-            break
+    raw = await read_prefix(response, secret, MAX_WRAPPED * 4)
     text = raw.decode("utf-8", "replace")[:MAX_WRAPPED]
-    ctype = response.headers.get("content-type", "none").split(";")[0][:100]
+    ctype = (ctype or "none").split(";")[0].strip()[:100]
     status = response.status_code
     if status < 400:
         return ProxyError(502, "upstream_not_json", f"Loom at {url} answered {status} with "
                           f"{ctype} instead of JSON: is c.LoomJupyter.url the Loom API?",
                           upstream_status=status, upstream_content_type=ctype, loom_url=url)
-    return ProxyError(status, _code(text, status), text.strip() or response.reason_phrase,
+    return ProxyError(status, _code(text, status), text.strip() or f"Loom answered HTTP {status}.",
                       upstream_content_type=ctype)
 
 
 def _code(text: str, status: int) -> str:
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "upstream_error" if status >= 500 else "bad_request" if status == 400 else "error"
-    return str(body.get("error", "error")) if isinstance(body, dict) else "error"
+    return str(body.get("error", "error"))[:100] if isinstance(body, dict) else "error"

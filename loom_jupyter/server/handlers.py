@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,12 +11,21 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
+from tornado.httputil import responses
+from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from .base import LoomAuthMixin, ProxyError
-from .errors import transport_error, wrap_non_json
+from .base import LoomAuthMixin, ProxyError, _safe_path
+from .bodies import BodyError, check_encoding, content_type, read_all, redact_headers, relayed_chunks
+from .errors import body_refusal, transport_error, wrap_non_json
 from .headers import request_headers, response_headers
-from .paths import UnknownRouteError, UnsafePathError, check_query, upstream_path
+from .paths import (
+    UnknownRouteError,
+    UnsafePathError,
+    check_query,
+    is_credential_route,
+    upstream_path,
+)
 from .status import StatusHandler
 
 __all__ = ["LoomProxyHandler", "default_handlers"]
@@ -24,6 +34,7 @@ BUFFERED_BODY = 256 * 1024  # bodies up to this size are sent in one piece; larg
 BODY_QUEUE = 8  # chunks (of at most 64 KiB) held between the browser and Loom
 SMALL_RESPONSE = 1024 * 1024
 _METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
+_LENGTH = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() also takes "٣"
 
 
 def _is_sse(ctype: str) -> bool:
@@ -33,6 +44,10 @@ def _is_sse(ctype: str) -> bool:
 def _is_json(ctype: str) -> bool:
     base = ctype.split(";")[0].strip().lower()
     return base == "application/json" or base.endswith("+json")
+
+
+def _is_download(ctype: str) -> bool:
+    return ctype.split(";")[0].strip().lower() == "application/octet-stream"
 
 
 def _is_passthrough(ctype: str, status: int) -> bool:
@@ -74,18 +89,25 @@ class LoomProxyHandler(LoomAuthedHandler):
     _sending: asyncio.Future[httpx.Response] | None = None
     _pump: asyncio.Future[None] | None = None
     _client_gone = False
+    _body_timer: object | None = None
+    _body_seen = 0.0
+    _holds_upload_slot = False
+    _declared_length: int | None = None
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         await super().prepare()
         if self._finished:
             return
         self._url = self._target_url()
+        self._forward_headers = self._upstream_headers()
         if self.request.method not in _METHODS_WITH_BODY:
             return
-        length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) <= BUFFERED_BODY:
+        self._watch_body()
+        length = self._declared_length
+        if length is not None and length <= BUFFERED_BODY:
             self._body_parts = []
         else:
+            self._take_upload_slot()
             self._body_queue = asyncio.Queue(BODY_QUEUE)
             self._sending = asyncio.ensure_future(self._send(self._queued_body()))
 
@@ -100,13 +122,70 @@ class LoomProxyHandler(LoomAuthedHandler):
             raise ProxyError(404, "not_found", f"Not a Loom route: {exc.reason}.") from None
         except UnsafePathError as exc:
             raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
+        if (self.kernel_authenticated and not self.loom.allow_kernel_credential_routes
+                and is_credential_route(path)):
+            raise ProxyError(403, "forbidden", "Kernels cannot manage Loom credentials through "
+                             "the proxy (API keys, sign-ins, sessions, share links); set "
+                             "c.LoomJupyter.allow_kernel_credential_routes to allow it.")
         if not self.loom.configured:
             raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
                              "c.LoomJupyter.url or the LOOM_URL environment variable.")
         return self.loom.upstream_url(path, query)
 
+    def _upstream_headers(self) -> list[tuple[str, str]]:
+        try:
+            headers = request_headers(self.request.headers.get_all(), self.loom.auth_headers())
+        except ValueError as exc:
+            raise ProxyError(400, "bad_request", f"Refused header: {exc}.") from None
+        raw = self.request.headers.get("Content-Length")
+        if raw is not None and not _LENGTH.fullmatch(raw):
+            raise ProxyError(400, "bad_request", "Refused Content-Length: not a decimal number.")
+        self._declared_length = int(raw) if raw is not None else None
+        return headers
+
+    # -- slow bodies: an idle timeout, and a bounded number of streamed uploads ---------------
+    def _watch_body(self) -> None:
+        loop = IOLoop.current()
+        self._body_seen = loop.time()
+        self._body_timer = loop.call_later(self.loom.body_timeout, self._check_body)
+
+    def _check_body(self) -> None:
+        self._body_timer = None
+        if self._finished:
+            return
+        idle = IOLoop.current().time() - self._body_seen
+        if idle < self.loom.body_timeout:
+            self._body_timer = IOLoop.current().call_later(self.loom.body_timeout - idle,
+                                                           self._check_body)
+            return
+        if self._sending is not None:
+            self._sending.cancel()
+        self.log.warning("loom proxy: %s %s -> 408 (request body stalled)", self.request.method,
+                         _safe_path(self.request.path))
+        self.send_json({"error": "request_timeout", "message": "The request body stopped "
+                        f"arriving for {self.loom.body_timeout:g} s."}, 408)
+
+    def _stop_watching_body(self) -> None:
+        if self._body_timer is not None:
+            IOLoop.current().remove_timeout(self._body_timer)
+            self._body_timer = None
+
+    def _take_upload_slot(self) -> None:
+        if self.loom.uploads_in_flight >= self.loom.upload_slots:
+            self.set_header("Retry-After", "5")
+            raise ProxyError(503, "too_many_uploads", f"{self.loom.upload_slots} uploads to Loom "
+                             "are already in progress; try again shortly.")
+        self.loom.uploads_in_flight += 1
+        self._holds_upload_slot = True
+
+    def _release_upload_slot(self) -> None:
+        if self._holds_upload_slot:
+            self._holds_upload_slot = False
+            self.loom.uploads_in_flight -= 1
+
     # -- request body ---------------------------------------------------------------------
     async def data_received(self, chunk: bytes) -> None:
+        self._body_seen = IOLoop.current().time()
         if self._body_parts is not None:
             self._body_parts.append(chunk)
         elif self._body_queue is not None:
@@ -127,22 +206,23 @@ class LoomProxyHandler(LoomAuthedHandler):
 
     # -- upstream ---------------------------------------------------------------------------
     async def _send(self, content: bytes | AsyncIterator[bytes] | None) -> httpx.Response:
-        try:
-            headers = request_headers(self.request.headers.get_all(), self.loom.auth_headers())
-        except ValueError:
-            raise ProxyError(400, "bad_request", "Refused header with control characters.") \
-                from None
-        length = self.request.headers.get("Content-Length", "")
-        if not isinstance(content, (bytes, type(None))) and length.isdigit():
-            headers.append(("Content-Length", length))  # stream it, but let Loom size-check
+        headers = self._forward_headers
+        if not isinstance(content, (bytes, type(None))) and self._declared_length is not None:
+            # stream it, but let Loom size-check
+            headers = [*headers, ("Content-Length", str(self._declared_length))]
         request = self.loom.upstream.build_request(
             self.request.method or "GET", self._url, headers=headers, content=content)
         try:
             return await self.loom.upstream.send(request)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.loom.display_url) from None
+        finally:
+            self._release_upload_slot()  # the body is sent (or never will be): Loom answered
 
     async def _proxy(self) -> None:
+        self._stop_watching_body()
+        if self._finished:
+            return  # answered already (a stalled body)
         if self._sending is None:
             body = b"".join(self._body_parts) if self._body_parts is not None else None
             self._sending = asyncio.ensure_future(self._send(body))
@@ -160,13 +240,21 @@ class LoomProxyHandler(LoomAuthedHandler):
     async def _relay(self, sending: asyncio.Future[httpx.Response]) -> None:
         response = await sending
         try:
-            ctype = response.headers.get("content-type", "")
+            try:
+                ctype = content_type(response.headers)
+                check_encoding(response.headers)
+            except BodyError as exc:
+                raise body_refusal(exc, self.loom.display_url) from None
             if not (_is_json(ctype) or _is_sse(ctype) or _is_passthrough(ctype, response.status_code)):
-                raise await wrap_non_json(response, self.loom.display_url)
-            self.set_status(response.status_code, response.reason_phrase or "Unknown")
-            for name, value in response_headers(response.headers.multi_items()):
+                raise await wrap_non_json(response, self.loom.display_url, self.loom.secret, ctype)
+            self.set_status(response.status_code, responses.get(response.status_code, "Unknown"))
+            relayed = response_headers(response.headers.multi_items())
+            for name, value in redact_headers(relayed, self.loom.secret):
                 self.set_header(name, value)
-            self.set_header("X-Content-Type-Options", "nosniff")
+            if ctype:
+                self.set_header("Content-Type", ctype)
+            if _is_download(ctype):
+                self.set_header("Content-Disposition", "attachment")
             if _is_sse(ctype):
                 await self._relay_events(response)
             else:
@@ -187,8 +275,9 @@ class LoomProxyHandler(LoomAuthedHandler):
         length = response.headers.get("content-length", "")
         if response.status_code in (204, 304):
             self.finish()
-        elif length.isdigit() and int(length) <= SMALL_RESPONSE:
-            self.finish(await response.aread())
+        elif (_LENGTH.fullmatch(length) and int(length) <= SMALL_RESPONSE
+              and not check_encoding(response.headers)):
+            self.finish(await read_all(response, self.loom.secret))
         else:
             async for chunk in self._upstream_chunks(response):
                 self.write(chunk)
@@ -197,22 +286,26 @@ class LoomProxyHandler(LoomAuthedHandler):
 
     async def _upstream_chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in relayed_chunks(response, self.loom.secret):
                 yield chunk
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, BodyError) as exc:
             # Headers are gone already: all we can do is end the stream where it broke.
-            self.log.warning("loom proxy: upstream stream broke (%s)", type(exc).__name__)
+            self.log.warning("loom proxy: upstream stream broke (%s)", exc if isinstance(
+                exc, BodyError) else type(exc).__name__)
 
     def on_connection_close(self) -> None:
         self._client_gone = True
+        self._stop_watching_body()
         for task in (self._pump, self._sending):
             if task is not None and not task.done():
                 task.cancel()
         super().on_connection_close()
 
     def on_finish(self) -> None:
+        self._stop_watching_body()
         if self._sending is not None and not self._sending.done():
             self._sending.cancel()
+        self._release_upload_slot()
         super().on_finish()
 
     # One method each: jupyter_server's @authorized remembers the action of its first call.

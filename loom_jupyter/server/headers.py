@@ -18,15 +18,18 @@ _NEVER_FORWARD = frozenset({
 _NEVER_FORWARD_PREFIXES = ("x-forwarded-", "sec-", "proxy-")
 # Upstream headers a browser may see; Set-Cookie and Location are deliberately absent (a Loom
 # session cookie must not land on Jupyter's origin, a redirect must not leave it).
+# Content-Type is set by the relay itself, from the one value it checked (bodies.content_type).
 RELAYED_RESPONSE = frozenset({
-    "content-type", "etag", "last-modified", "cache-control", "retry-after", "x-request-id",
+    "etag", "last-modified", "cache-control", "retry-after", "x-request-id",
     "content-language", "vary",
 })
 
 
 def bad_header_value(value: str) -> bool:
-    """True for values that could split a header line upstream (CR, LF, NUL, other controls)."""
-    return any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in value)
+    """True for values that are not printable ASCII (tab allowed): controls could split a header
+    line, and non-ASCII has no agreed encoding on the way up or down."""
+    return not value.isascii() or any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F
+                                      for ch in value)
 
 
 def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
@@ -52,7 +55,7 @@ def request_headers(
         if lower in dropped or lower.startswith(_NEVER_FORWARD_PREFIXES):
             continue
         if bad_header_value(value) or bad_header_value(name):
-            raise ValueError("control character in a request header")
+            raise ValueError("a control or non-ASCII character in a request header")
         out.append((name, value))
     out.append(("Accept-Encoding", "identity"))
     out.extend(credential.items())

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote, unquote_plus
 
-__all__ = ["ROUTE_FAMILIES", "UnknownRouteError", "UnsafePathError", "check_query", "upstream_path"]
+__all__ = ["ROUTE_FAMILIES", "UnknownRouteError", "UnsafePathError", "check_query",
+           "is_credential_route", "upstream_path"]
 
 # Only these Loom route families are forwarded (issue 4 §4); everything else is refused.
 ROUTE_FAMILIES = ("api/", "proxy/")
@@ -17,6 +19,11 @@ _PCT = re.compile(r"%(..)?", re.DOTALL)
 # character itself (double encoding), "@", and every control character.
 _FORBIDDEN_DECODED = set(b"/\\.%@?#") | set(range(0x20)) | {0x7F}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# Routes that mint, approve or revoke a Loom credential (on the decoded path, any method):
+# org API keys, approving a device-code sign-in, cookie sessions, logout, thread share links.
+_CREDENTIAL_ROUTES = re.compile(
+    r"/api/(?:orgs/[^/]+/api-keys|auth/device/complete|auth/logout|sessions|threads/[^/]+/share)"
+    r"(?:/.*)?/?$")
 
 
 class UnsafePathError(ValueError):
@@ -79,12 +86,21 @@ def upstream_path(raw: str) -> str:
     return "/" + raw
 
 
+def is_credential_route(path: str) -> bool:
+    """True for `/api/...` paths (as upstream_path returns them) that manage credentials."""
+    return _CREDENTIAL_ROUTES.match(unquote(path)) is not None
+
+
 def check_query(query: str) -> str:
-    """Refuse a raw query string carrying characters that could split the request line."""
+    """Refuse a raw query string carrying characters that could split the request line, and
+    drop Jupyter's own `token` parameter (a credential for this server, never for Loom)."""
     if len(query) > 8192 or any(ord(ch) < 0x20 or ord(ch) >= 0x7F or ch in " #\\" for ch in query):
         raise UnsafePathError("control or non-ASCII character, space, '#' or backslash in query")
     for match in _PCT.finditer(query):
         hexpair = match.group(1)
         if hexpair is None or not re.fullmatch(r"[0-9A-Fa-f]{2}", hexpair):
             raise UnsafePathError("malformed percent-escape in query")
-    return query
+    if "token" not in query.lower() and "%" not in query:
+        return query
+    return "&".join(p for p in query.split("&")
+                    if unquote_plus(p.split("=", 1)[0]).strip().lower() != "token")

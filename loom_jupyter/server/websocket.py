@@ -10,10 +10,10 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from ..client._ws import RedactingLogger
+from ..client._ws import RedactingLogger, aconnect
 from .base import LoomAuthMixin, ProxyError
 from .paths import UnsafePathError, upstream_path
 from .wsauth import authenticate_session, upstream_refusal
@@ -85,7 +85,7 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
 
     async def _connect(self, url: str) -> ClientConnection:
         try:
-            return await connect(
+            return await aconnect(  # never follows a redirect: see client._ws.aconnect
                 url, additional_headers=self.loom.auth_headers(), proxy=None,
                 open_timeout=self.loom.connect_timeout, max_size=MAX_MESSAGE,
                 max_queue=MAX_QUEUE, ping_interval=20, ping_timeout=20, compression=None,
@@ -94,7 +94,8 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
                     "Authorization", "").removeprefix("Bearer ")]),
             )
         except InvalidStatus as exc:
-            raise upstream_refusal(exc.response, self.loom.display_url) from None
+            raise upstream_refusal(exc.response, self.loom.display_url, self.loom.secret,
+                                   self.request.path) from None
         except (TimeoutError, asyncio.TimeoutError):
             raise ProxyError(504, "upstream_timeout", f"Loom at {self.loom.display_url} did "
                              "not accept the WebSocket in time.") from None

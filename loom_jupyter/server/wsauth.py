@@ -9,6 +9,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from ..client._problems import scrub, scrub_data
+from ..client._ws import redirect_refusal
 from .base import ProxyError
 
 if TYPE_CHECKING:
@@ -54,23 +56,33 @@ async def authenticate_session(upstream: ClientConnection, loom: LoomJupyter) ->
 def _parse(reply: str | bytes) -> dict[str, Any]:
     try:
         value = json.loads(reply)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 
 
-def upstream_refusal(response: Response, url: str) -> ProxyError:
-    """Loom refused the upgrade: keep its status and JSON error, wrap anything else."""
+def upstream_refusal(response: Response, url: str, secret: str, path: str) -> ProxyError:
+    """Loom refused the upgrade: keep its status and JSON error, wrap anything else.
+
+    A redirect is a refusal too (never followed: the credential must not go elsewhere)."""
     status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("Location") or ""
+        return ProxyError(502, "upstream_redirect", redirect_refusal(path, status, location))
+    if status < 400:
+        status = 502
+    secrets = [secret]
     body = _parse(bytes(response.body or b"")) if _is_json(response) else {}
     if body:
         code = body.get("error")
         extra = {k: v for k, v in body.items() if k not in ("error", "message")}
-        return ProxyError(status, code if isinstance(code, str) else "upstream_error",
-                          str(body.get("message", "")), **extra)
+        return ProxyError(status, scrub(code, secrets)[:100] if isinstance(code, str)
+                          else "upstream_error", scrub(str(body.get("message", "")), secrets),
+                          **scrub_data(extra, secrets))
     text = (response.body or b"").decode("utf-8", "replace")[:2000].strip()
-    return ProxyError(status if status >= 400 else 502, "upstream_error",
-                      text or f"Loom at {url} refused the WebSocket with HTTP {status}.")
+    return ProxyError(status, "upstream_error",
+                      scrub(text, secrets) or f"Loom at {url} refused the WebSocket with HTTP "
+                      f"{response.status_code}.")
 
 
 def _is_json(response: Response) -> bool:
