@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ __all__ = ["PROXY_TOKEN_ENV", "PROXY_URL_ENV", "LoomJupyter"]
 PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
 PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
+
+
+def _NoCookies() -> CookieJar:  # noqa: N802 - reads as the type it returns
+    """A cookie jar that keeps nothing: the proxy speaks for many callers with one credential."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class LoomJupyter(ExtensionApp):
@@ -160,6 +166,7 @@ class LoomJupyter(ExtensionApp):
                                 max_keepalive_connections=connections),
             follow_redirects=False,
             trust_env=False,
+            cookies=_NoCookies(),  # an upstream Set-Cookie must never ride on later requests
             headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
         )
 

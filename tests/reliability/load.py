@@ -74,8 +74,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_jupyter(root: Path, loom_url: str, key: str, extra: dict[str, Any] | None = None) -> JupyterServer:
-    """`python -m jupyter_server` with only loom_jupyter enabled, isolated config and runtime."""
+def start_jupyter(root: Path, loom_url: str, key: str, extra: dict[str, Any] | None = None,
+                  key_in_env: bool = False) -> JupyterServer:
+    """`python -m jupyter_server` with only loom_jupyter enabled, isolated config and runtime.
+
+    The key is given in a 0600 file, or with `key_in_env` as `LOOM_API_KEY`."""
     config_dir, runtime = root / "config", root / "runtime"
     for d in (config_dir, runtime, root / "work"):
         d.mkdir(parents=True, exist_ok=True)
@@ -92,12 +95,16 @@ def start_jupyter(root: Path, loom_url: str, key: str, extra: dict[str, Any] | N
                             "open_browser": False, "allow_root": True,
                             "root_dir": str(root / "work")},
               "IdentityProvider": {"token": token},
-              "LoomJupyter": {"url": loom_url, "api_key_file": str(key_file), **(extra or {})}}
+              "LoomJupyter": {"url": loom_url, **({} if key_in_env else
+                                                  {"api_key_file": str(key_file)}),
+                              **(extra or {})}}
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LOOM_", "JUPYTER_")) and k not in ("JPY_SESSION_NAME",)}
     env.update(JUPYTER_CONFIG_DIR=str(config_dir), JUPYTER_RUNTIME_DIR=str(runtime),
                JUPYTER_CONFIG_PATH=str(config_dir), JUPYTER_PLATFORM_DIRS="1")
+    if key_in_env:
+        env["LOOM_API_KEY"] = key
     log_path = root / "jupyter.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "jupyter_server"], stdout=log,
