@@ -25,7 +25,7 @@ PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
 
 
-def _NoCookies() -> CookieJar:  # noqa: N802 - reads as the type it returns
+def _NoCookies() -> CookieJar:
     """A cookie jar that keeps nothing: the proxy speaks for many callers with one credential."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 

@@ -130,7 +130,10 @@ async def relayed_chunks(response: httpx.Response, secret: str) -> AsyncIterator
 
 async def read_all(response: httpx.Response, secret: str) -> bytes:
     """A small body in one piece (the caller checked its length), decoded and scrubbed."""
-    return b"".join([chunk async for chunk in relayed_chunks(response, secret)])
+    if _encoding(response.headers):
+        return b"".join([chunk async for chunk in relayed_chunks(response, secret)])
+    body = await response.aread()  # identity: nothing to inflate
+    return body.replace(secret.encode(), REDACTED) if secret and secret.encode() in body else body
 
 
 async def read_prefix(response: httpx.Response, secret: str, limit: int) -> bytes:
