@@ -24,11 +24,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _configuration(url: str | None) -> Check:
-    proxy = os.environ.get("LOOM_JUPYTER_PROXY_URL")
-    direct = url or os.environ.get("LOOM_URL")
-    key = "set" if os.environ.get("LOOM_API_KEY") else "not set"
+    from .client._settings import KEY_ENV, PROXY_URL_ENV, URL_ENV
+
+    proxy = os.environ.get(PROXY_URL_ENV)
+    direct = url or os.environ.get(URL_ENV)
+    key = "set" if os.environ.get(KEY_ENV) else "not set"
     if direct:
-        return ("ok", "connection", f"direct mode, LOOM_URL={direct}, LOOM_API_KEY {key}")
+        return ("ok", "connection", f"direct mode, {URL_ENV}={direct}, {KEY_ENV} {key}")
     if proxy:
         return ("ok", "connection", f"proxy mode through the Jupyter server at {proxy}")
     return ("fail", "connection", "neither LOOM_URL nor the Jupyter proxy is configured; "
@@ -72,7 +74,7 @@ def _probe(topic: str, fn: Callable[[], str]) -> Check:
 
 def _health(client: object) -> str:
     health = client.health()  # type: ignore[attr-defined]
-    version = getattr(getattr(health, "version", None), "version", None) or "unknown version"
+    version = f"version {health.server_version}" if health.server_version else "unknown version"
     return f"{client.url} is {health.status} ({version})"  # type: ignore[attr-defined]
 
 

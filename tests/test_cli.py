@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loom_jupyter._version import __version__
 from loom_jupyter.cli import main
 
 
@@ -82,6 +83,7 @@ def test_doctor_reports_without_secrets(loom_server, capsys, monkeypatch):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "healthy" in out and "authenticated as admin" in out
+    assert f"(version {__version__})" in out and "unknown version" not in out
     assert loom_server.admin_key not in out
 
 

@@ -83,13 +83,6 @@ class StreamHandle:
     closed: bool = field(default=False)
 
 
-def is_json(headers: httpx.Headers, content: bytes) -> bool:
-    ctype = headers.get("content-type", "").lower()
-    if "json" in ctype:
-        return True
-    return not ctype and content.lstrip()[:1] in (b"{", b"[")
-
-
 def is_html(headers: httpx.Headers, content: bytes) -> bool:
     ctype = headers.get("content-type", "").lower()
     return "html" in ctype or content.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))

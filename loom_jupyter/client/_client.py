@@ -136,14 +136,14 @@ class Loom(BaseLoom):
         self.close()
 
     def _run(self, flow: Flow[Any]) -> Any:
-        steps = self._iterate(flow, emit=False)
+        steps = self._iterate(flow)
         while True:
             try:
                 next(steps)
             except StopIteration as stop:
                 return stop.value
 
-    def _iterate(self, flow: Flow[Any], emit: bool = True) -> Iterator[Any]:
+    def _iterate(self, flow: Flow[Any]) -> Iterator[Any]:
         handles: list[StreamHandle] = []
         value: Any = None
         error: LoomError | None = None
@@ -235,12 +235,12 @@ class AsyncLoom(BaseLoom):
 
     async def _run(self, flow: Flow[Any]) -> Any:
         result: list[Any] = []
-        async for _ in self._iterate(flow, emit=False, result=result):
+        async for _ in self._iterate(flow, result=result):
             pass
         return result[0] if result else None
 
     async def _iterate(
-        self, flow: Flow[Any], emit: bool = True, result: list[Any] | None = None
+        self, flow: Flow[Any], result: list[Any] | None = None
     ) -> AsyncIterator[Any]:
         handles: list[StreamHandle] = []
         value: Any = None

@@ -21,7 +21,6 @@ class LiveArea:
         self._shown = False
         self._last = float("-inf")
         self._pending: Bundle | Callable[[], Bundle] | None = None
-        self.updates = 0
 
     def set(self, bundle: Bundle | Callable[[], Bundle]) -> None:
         """Record the newest content (or how to make it, called only when it is published);
@@ -42,7 +41,6 @@ class LiveArea:
         else:
             display(bundle, raw=True, display_id=self.display_id)
             self._shown = True
-        self.updates += 1
         self._pending = None
         self._last = self._clock()
 

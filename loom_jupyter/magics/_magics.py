@@ -87,11 +87,6 @@ class LoomMagics(Magics, Configurable):
             self._chat = ChatSession(self)
         return self._chat
 
-    def hook(self, name: str, value: Any) -> None:
-        callback = self.hooks.get(name)
-        if callback is not None:
-            callback(value)
-
     def close(self) -> None:
         self.set_client(None)
         self._chat = None

@@ -14,20 +14,29 @@ from tornado.ioloop import IOLoop
 from traitlets import Bool, Float, Integer, Unicode, default, validate
 
 from .._version import __version__
+from ..client import AsyncLoom
+from ..client._settings import KEY_ENV, KEY_FILE_ENV, PROXY_TOKEN_ENV, PROXY_URL_ENV, URL_ENV
 from .errors import display_url
 from .process import erase_from_process_blocks
 from .upstream import Upstream
 
 __all__ = ["PROXY_TOKEN_ENV", "PROXY_URL_ENV", "LoomJupyter"]
 
-PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
-PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
 
 
 def _NoCookies() -> CookieJar:
     """A cookie jar that keeps nothing: the proxy speaks for many callers with one credential."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+class _ServerLoom(AsyncLoom):
+    """The SDK for the server's own one-off calls (health, ws-tokens), with the relay's rules:
+    no environment proxies, no redirects, no cookies."""
+
+    def _client_options(self) -> dict[str, Any]:
+        return {**super()._client_options(), "trust_env": False, "follow_redirects": False,
+                "cookies": _NoCookies()}
 
 
 class LoomJupyter(ExtensionApp):
@@ -68,21 +77,22 @@ class LoomJupyter(ExtensionApp):
     ).tag(config=True)
 
     proxy_token = ""
+    _loom_clients: dict[bool, AsyncLoom]
     uploads_in_flight = 0  # request bodies being streamed to Loom now (see upload_slots)
     _credential = ""
     _upstream: Upstream | None = None
 
     @default("url")
     def _url_default(self) -> str:
-        return os.environ.get("LOOM_URL", "")
+        return os.environ.get(URL_ENV, "")
 
     @default("api_key")
     def _api_key_default(self) -> str:
-        return os.environ.get("LOOM_API_KEY", "")
+        return os.environ.get(KEY_ENV, "")
 
     @default("api_key_file")
     def _api_key_file_default(self) -> str:
-        return os.environ.get("LOOM_API_KEY_FILE", "")
+        return os.environ.get(KEY_FILE_ENV, "")
 
     @validate("url")
     def _valid_url(self, proposal: dict[str, Any]) -> str:
@@ -94,7 +104,8 @@ class LoomJupyter(ExtensionApp):
     # -- lifecycle ------------------------------------------------------------------------
     def initialize_settings(self) -> None:
         self._credential = self._read_credential()
-        os.environ.pop("LOOM_API_KEY", None)
+        self._loom_clients = {}
+        os.environ.pop(KEY_ENV, None)
         if self._credential and not erase_from_process_blocks(self._credential):
             self.log.info("loom_jupyter: cannot hide the Loom key from /proc on this platform; "
                           "prefer c.LoomJupyter.api_key_file")
@@ -116,6 +127,9 @@ class LoomJupyter(ExtensionApp):
         if self._upstream is not None:
             await self._upstream.aclose()
             self._upstream = None
+        clients, self._loom_clients = getattr(self, "_loom_clients", {}), {}
+        for client in clients.values():
+            await client.aclose()
         if os.environ.get(PROXY_TOKEN_ENV) == self.proxy_token:
             os.environ.pop(PROXY_TOKEN_ENV, None)
             os.environ.pop(PROXY_URL_ENV, None)
@@ -154,9 +168,22 @@ class LoomJupyter(ExtensionApp):
         return self._upstream
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        """A client for one-off calls to Loom and for building proxied requests."""
-        return self.upstream.client
+    def loom_client(self) -> AsyncLoom:
+        """The SDK with the credential, for the server's own calls (e.g. the ws-token flow)."""
+        return self._sdk(credential=True)
+
+    @property
+    def public_client(self) -> AsyncLoom:
+        """The SDK without a credential, for public routes (/health): polling them with the key
+        would fill its usage log (loom-api.md §1.5)."""
+        return self._sdk(credential=False)
+
+    def _sdk(self, credential: bool) -> AsyncLoom:
+        if credential not in self._loom_clients:
+            self._loom_clients[credential] = _ServerLoom(
+                self.url, self._credential if credential else "", max_retries=0,
+                timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout))
+        return self._loom_clients[credential]
 
     def _client(self, connections: int) -> httpx.AsyncClient:
         return httpx.AsyncClient(

@@ -10,12 +10,15 @@ from jupyter_server._tz import utcnow
 from jupyter_server.auth import User
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
+
+from .paths import UnknownRouteError, UnsafePathError, check_query, is_credential_route, upstream_path
 
 if TYPE_CHECKING:
     from .app import LoomJupyter
 
-__all__ = ["AUTH_RESOURCE", "LoomAuthMixin", "ProxyError", "json_bytes"]
+__all__ = ["AUTH_RESOURCE", "LoomAuthMixin", "ProxyError", "json_bytes", "safe_path"]
 
 AUTH_RESOURCE = "loom"
 KERNEL_USER = User(username="loom-kernel", name="Kernel (loom proxy token)")
@@ -94,6 +97,42 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
             return None
         return super().check_xsrf_cookie()
 
+    def get_login_url(self) -> str:
+        # An API for programs: a refusal, never a redirect to the login page.
+        raise ProxyError(403, "forbidden", "Jupyter authentication required.")
+
+    async def authorize_loom(self, action: str) -> None:
+        """Identity and Jupyter's authorizer, checked once per request, before any upstream I/O."""
+        user = self.current_user
+        if not user:
+            raise ProxyError(403, "forbidden", "Jupyter authentication required.")
+        if not await ensure_async(self.authorizer.is_authorized(self, user, action,
+                                                                self.auth_resource)):
+            raise ProxyError(403, "forbidden", f"Not authorized to {action} {self.auth_resource}.")
+
+    def upstream_target(self, *, websocket: bool = False) -> str:
+        """The Loom URL this request maps to (paths.py decides what may be forwarded), or refuse."""
+        prefix = url_path_join(self.base_url, "loom/")
+        if not self.request.path.startswith(prefix):
+            raise ProxyError(400, "bad_request", "Request path is outside the Loom proxy.")
+        try:
+            path = upstream_path(self.request.path[len(prefix):])
+            query = "" if websocket else check_query(self.request.query)  # Loom ignores WS queries (§6)
+        except UnknownRouteError as exc:
+            raise ProxyError(404, "not_found", f"Not a Loom route: {exc.reason}.") from None
+        except UnsafePathError as exc:
+            raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
+        if (self.kernel_authenticated and not self.loom.allow_kernel_credential_routes
+                and is_credential_route(path)):
+            raise ProxyError(403, "forbidden", "Kernels cannot manage Loom credentials through "
+                             "the proxy (API keys, sign-ins, sessions, share links); set "
+                             "c.LoomJupyter.allow_kernel_credential_routes to allow it.")
+        if not self.loom.configured:
+            raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
+                             "c.LoomJupyter.url or the LOOM_URL environment variable.")
+        scheme = ("wss" if self.loom.url.startswith("https") else "ws") if websocket else None
+        return self.loom.upstream_url(path, query, scheme=scheme)
+
     def set_default_headers(self) -> None:
         super().set_default_headers()
         self.set_header("X-Content-Type-Options", "nosniff")  # on every answer, errors included
@@ -119,7 +158,7 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
         else:
             body = {"error": "internal_error", "message": "The Loom proxy failed unexpectedly."}
         self.log.warning("loom proxy: %s %s -> %s %s", self.request.method,
-                         _safe_path(self.request.path), status_code, body["error"])
+                         safe_path(self.request.path), status_code, body["error"])
         self.send_json(body, status_code)
 
     def send_json(self, body: Any, status: int = 200) -> None:
@@ -141,6 +180,6 @@ def _code_for(status: int) -> str:
     return _CODES.get(status, "internal_error" if status >= 500 else "error")
 
 
-def _safe_path(path: str) -> str:
+def safe_path(path: str) -> str:
     # Log lines must not carry query strings (a ws or API token could ride there).
     return path[:200].encode("ascii", "backslashreplace").decode()

@@ -4,28 +4,20 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
-from jupyter_server.auth.decorator import authorized
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
-from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.httputil import responses
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
-from .base import LoomAuthMixin, ProxyError, _safe_path
+from .base import LoomAuthMixin, ProxyError, safe_path
 from .bodies import BodyError, check_encoding, content_type, read_all, redact_headers, relayed_chunks
-from .errors import body_refusal, transport_error, wrap_non_json
+from .errors import upstream_errors, wrap_non_json
 from .headers import request_headers, response_headers
-from .paths import (
-    UnknownRouteError,
-    UnsafePathError,
-    check_query,
-    is_credential_route,
-    upstream_path,
-)
 from .status import StatusHandler
 
 __all__ = ["LoomProxyHandler", "default_handlers"]
@@ -56,33 +48,11 @@ def _is_passthrough(ctype: str, status: int) -> bool:
     return status in (204, 304) or (status < 300 and base == "application/octet-stream")
 
 
-class LoomAuthedHandler(LoomAuthMixin):
-    """Checks identity, origin and authorization in prepare(), before any body is read."""
-
-    async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        await super().prepare(_redirect_to_login=False)
-        if self._finished:
-            return
-        if not self.current_user:
-            raise web.HTTPError(403, "Jupyter authentication required")
-        if not self.kernel_authenticated and not self.check_origin():
-            raise web.HTTPError(404)
-        action = HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method or "GET", "write")
-        if not await ensure_async(self.authorizer.is_authorized(
-                self, self.current_user, action, self.auth_resource)):
-            raise web.HTTPError(403, f"Not authorized to {action} {self.auth_resource}")
-
-    def get_login_url(self) -> str:
-        raise web.HTTPError(403, "Jupyter authentication required")
-
-    @property
-    def content_security_policy(self) -> str:
-        return super().content_security_policy + "; default-src 'none'"
-
-
 @web.stream_request_body
-class LoomProxyHandler(LoomAuthedHandler):
-    """`{base_url}loom/(api|proxy)/...`, `auth/ws-token`, `health` -> the same path on Loom."""
+class LoomProxyHandler(LoomAuthMixin):
+    """`{base_url}loom/(api|proxy)/...`, `auth/ws-token`, `health` -> the same path on Loom.
+
+    Identity, origin and authorization are checked once, in prepare(), before any body is read."""
 
     _body_parts: list[bytes] | None = None
     _body_queue: asyncio.Queue[bytes | None] | None = None
@@ -95,10 +65,14 @@ class LoomProxyHandler(LoomAuthedHandler):
     _declared_length: int | None = None
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        await super().prepare()
+        await super().prepare(_redirect_to_login=False)
         if self._finished:
             return
-        self._url = self._target_url()
+        await self.authorize_loom(HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method or "GET",
+                                                                 "write"))
+        if not self.kernel_authenticated and not self.check_origin():
+            raise web.HTTPError(404)
+        self._url = self.upstream_target()
         self._forward_headers = self._upstream_headers()
         if self.request.method not in _METHODS_WITH_BODY:
             return
@@ -111,26 +85,9 @@ class LoomProxyHandler(LoomAuthedHandler):
             self._body_queue = asyncio.Queue(BODY_QUEUE)
             self._sending = asyncio.ensure_future(self._send(self._queued_body()))
 
-    def _target_url(self) -> str:
-        prefix = url_path_join(self.base_url, "loom/")
-        if not self.request.path.startswith(prefix):
-            raise ProxyError(400, "bad_request", "Request path is outside the Loom proxy.")
-        try:
-            path = upstream_path(self.request.path[len(prefix):])
-            query = check_query(self.request.query)
-        except UnknownRouteError as exc:
-            raise ProxyError(404, "not_found", f"Not a Loom route: {exc.reason}.") from None
-        except UnsafePathError as exc:
-            raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
-        if (self.kernel_authenticated and not self.loom.allow_kernel_credential_routes
-                and is_credential_route(path)):
-            raise ProxyError(403, "forbidden", "Kernels cannot manage Loom credentials through "
-                             "the proxy (API keys, sign-ins, sessions, share links); set "
-                             "c.LoomJupyter.allow_kernel_credential_routes to allow it.")
-        if not self.loom.configured:
-            raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
-                             "c.LoomJupyter.url or the LOOM_URL environment variable.")
-        return self.loom.upstream_url(path, query)
+    @property
+    def content_security_policy(self) -> str:
+        return super().content_security_policy + "; default-src 'none'"
 
     def _upstream_headers(self) -> list[tuple[str, str]]:
         try:
@@ -161,7 +118,7 @@ class LoomProxyHandler(LoomAuthedHandler):
         if self._sending is not None:
             self._sending.cancel()
         self.log.warning("loom proxy: %s %s -> 408 (request body stalled)", self.request.method,
-                         _safe_path(self.request.path))
+                         safe_path(self.request.path))
         self.send_json({"error": "request_timeout", "message": "The request body stopped "
                         f"arriving for {self.loom.body_timeout:g} s."}, 408)
 
@@ -213,9 +170,8 @@ class LoomProxyHandler(LoomAuthedHandler):
         request = self.loom.upstream.build_request(
             self.request.method or "GET", self._url, headers=headers, content=content)
         try:
-            return await self.loom.upstream.send(request)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.loom.display_url) from None
+            with self._upstream_errors():
+                return await self.loom.upstream.send(request)
         finally:
             self._release_upload_slot()  # the body is sent (or never will be): Loom answered
 
@@ -240,11 +196,9 @@ class LoomProxyHandler(LoomAuthedHandler):
     async def _relay(self, sending: asyncio.Future[httpx.Response]) -> None:
         response = await sending
         try:
-            try:
+            with self._upstream_errors():
                 ctype = content_type(response.headers)
                 check_encoding(response.headers)
-            except BodyError as exc:
-                raise body_refusal(exc, self.loom.display_url) from None
             if not (_is_json(ctype) or _is_sse(ctype) or _is_passthrough(ctype, response.status_code)):
                 raise await wrap_non_json(response, self.loom.display_url, self.loom.secret, ctype)
             self.set_status(response.status_code, responses.get(response.status_code, "Unknown"))
@@ -293,6 +247,9 @@ class LoomProxyHandler(LoomAuthedHandler):
             self.log.warning("loom proxy: upstream stream broke (%s)", exc if isinstance(
                 exc, BodyError) else type(exc).__name__)
 
+    def _upstream_errors(self) -> AbstractContextManager[None]:
+        return upstream_errors(self.loom.display_url, self.loom.secret, self.request.path)
+
     def on_connection_close(self) -> None:
         self._client_gone = True
         self._stop_watching_body()
@@ -308,31 +265,10 @@ class LoomProxyHandler(LoomAuthedHandler):
         self._release_upload_slot()
         super().on_finish()
 
-    # One method each: jupyter_server's @authorized remembers the action of its first call.
-    @web.authenticated
-    @authorized
     async def get(self, *args: str) -> None:
         await self._proxy()
 
-    @web.authenticated
-    @authorized
-    async def post(self, *args: str) -> None:
-        await self._proxy()
-
-    @web.authenticated
-    @authorized
-    async def put(self, *args: str) -> None:
-        await self._proxy()
-
-    @web.authenticated
-    @authorized
-    async def patch(self, *args: str) -> None:
-        await self._proxy()
-
-    @web.authenticated
-    @authorized
-    async def delete(self, *args: str) -> None:
-        await self._proxy()
+    post = put = patch = delete = get
 
 
 def _handlers() -> list[tuple[str, type, dict[str, Any]]]:

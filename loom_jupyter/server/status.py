@@ -1,46 +1,36 @@
 """`{base_url}loom/status`: what the extension is pointed at and whether Loom answers (no secrets)."""
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-from jupyter_server.auth.decorator import authorized
-from tornado import web
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
+from ..client import APIStatusError, LoomError
 from .base import LoomAuthMixin
+
+if TYPE_CHECKING:
+    from .app import LoomJupyter
 
 __all__ = ["StatusHandler", "probe"]
 
 PROBE_TIMEOUT = 5.0
 
 
-async def probe(client: httpx.AsyncClient, health_url: str, timeout: float) -> dict[str, Any]:
-    """GET Loom's /health once; report reachability and version, or why not (the error class)."""
+async def probe(loom: LoomJupyter, timeout: float) -> dict[str, Any]:
+    """Ask Loom's /health once (the SDK's flow); report reachability and version, or why not."""
     try:
-        response = await client.get(health_url, timeout=timeout)
-    except httpx.HTTPError as exc:
-        return {"reachable": False, "error": type(exc).__name__}
-    try:
-        body = response.json()
-    except ValueError:
-        return {"reachable": False, "error": f"HTTP {response.status_code}, not JSON"}
-    version = body.get("version") if isinstance(body, dict) else None
-    if isinstance(version, dict):
-        version = version.get("version")
-    return {"reachable": True, "health": body.get("status") if isinstance(body, dict) else None,
-            "version": version if isinstance(version, str) else None}
+        health = await asyncio.wait_for(loom.public_client.health(), timeout)
+    except (LoomError, asyncio.TimeoutError) as exc:
+        # An HTTP error status still means Loom answered; the class names what went wrong.
+        return {"reachable": isinstance(exc, APIStatusError), "error": type(exc).__name__}
+    return {"reachable": True, "health": health.status, "version": health.server_version}
 
 
 class StatusHandler(LoomAuthMixin):
     """The extension's own JSON; it never contains the credential, only whether one is set."""
 
-    def get_login_url(self) -> str:
-        raise web.HTTPError(403, "Jupyter authentication required")
-
-    @web.authenticated
-    @authorized
     async def get(self) -> None:
+        await self.authorize_loom("read")
         loom = self.loom
         report: dict[str, Any] = {
             "extension_version": __version__,
@@ -51,6 +41,5 @@ class StatusHandler(LoomAuthMixin):
             "version": None,
         }
         if loom.configured:
-            timeout = min(PROBE_TIMEOUT, loom.connect_timeout + 1)
-            report.update(await probe(loom.http, loom.upstream_url("/health"), timeout))
+            report.update(await probe(loom, min(PROBE_TIMEOUT, loom.connect_timeout + 1)))
         self.send_json(report)

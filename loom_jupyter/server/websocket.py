@@ -7,16 +7,14 @@ import logging
 from typing import Any
 
 from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.utils import ensure_async, url_path_join
-from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from ..client._ws import RedactingLogger, aconnect
 from .base import LoomAuthMixin, ProxyError
-from .paths import UnsafePathError, upstream_path
-from .wsauth import authenticate_session, upstream_refusal
+from .errors import upstream_errors
+from .wsauth import authenticate_session
 
 __all__ = ["LoomWebSocketBridge", "websocket_handlers"]
 
@@ -46,17 +44,14 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
         super().initialize(name)
         self.session = session
 
-    def get_login_url(self) -> str:
-        raise web.HTTPError(403, "Jupyter authentication required")
-
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        await self._authorize()
+        await self.authorize_loom("execute")
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise ProxyError(400, "bad_request", "This Loom route is a WebSocket.")
         origin = self.request.headers.get("Origin") or self.request.headers.get("Sec-Websocket-Origin")
         if origin is not None and not self.check_origin(origin):
             raise ProxyError(403, "forbidden", "Cross-origin WebSocket refused.")
-        self._upstream = await self._connect(self._target_url())
+        self._upstream = await self._connect(self.upstream_target(websocket=True))
         try:
             if self.session and self.loom.has_credential:
                 self._auth_reply = await authenticate_session(self._upstream, self.loom)
@@ -65,43 +60,16 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
             if self.ws_connection is None and self._upstream is not None:
                 await self._upstream.close()
 
-    async def _authorize(self) -> None:
-        user = self.current_user
-        if not user:
-            raise ProxyError(403, "forbidden", "Jupyter authentication required.")
-        if not await ensure_async(self.authorizer.is_authorized(self, user, "execute", "loom")):
-            raise ProxyError(403, "forbidden", "Not authorized to execute loom.")
-
-    def _target_url(self) -> str:
-        prefix = url_path_join(self.base_url, "loom/")
-        try:
-            path = upstream_path(self.request.path[len(prefix):])
-        except UnsafePathError as exc:
-            raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
-        if not self.loom.configured:
-            raise ProxyError(503, "not_configured", "No Loom URL is configured.")
-        scheme = "wss" if self.loom.url.startswith("https") else "ws"
-        return self.loom.upstream_url(path, scheme=scheme)  # query dropped: Loom ignores it (§6)
-
     async def _connect(self, url: str) -> ClientConnection:
-        try:
+        secret = self.loom.secret
+        with upstream_errors(self.loom.display_url, secret, self.request.path):
             return await aconnect(  # never follows a redirect: see client._ws.aconnect
                 url, additional_headers=self.loom.auth_headers(), proxy=None,
                 open_timeout=self.loom.connect_timeout, max_size=MAX_MESSAGE,
                 max_queue=MAX_QUEUE, ping_interval=20, ping_timeout=20, compression=None,
                 # websockets logs the handshake (our Authorization header) at DEBUG.
-                logger=RedactingLogger(_LOG, [self.loom.auth_headers().get(
-                    "Authorization", "").removeprefix("Bearer ")]),
+                logger=RedactingLogger(_LOG, [secret]),
             )
-        except InvalidStatus as exc:
-            raise upstream_refusal(exc.response, self.loom.display_url, self.loom.secret,
-                                   self.request.path) from None
-        except (TimeoutError, asyncio.TimeoutError):
-            raise ProxyError(504, "upstream_timeout", f"Loom at {self.loom.display_url} did "
-                             "not accept the WebSocket in time.") from None
-        except (OSError, InvalidHandshake) as exc:
-            raise ProxyError(502, "upstream_unreachable", f"Cannot open a WebSocket to Loom at "
-                             f"{self.loom.display_url} ({type(exc).__name__}).") from None
 
     # -- after both handshakes ------------------------------------------------------------
     def open(self, *args: Any, **kwargs: Any) -> None:

@@ -13,12 +13,12 @@ import anywidget
 import traitlets as t
 
 from loom_jupyter.client import Loom
+from loom_jupyter.client._settings import PROXY_URL_ENV
 
 from ._terminal_relay import Relay
 
 __all__ = ["Terminal", "attach_path"]
 
-PROXY_URL_ENV = "LOOM_JUPYTER_PROXY_URL"
 STATIC = Path(__file__).parent / "static"
 Mode = Literal["auto", "browser", "relay"]
 

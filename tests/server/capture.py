@@ -57,6 +57,10 @@ class _Recorder(tornado.web.RequestHandler):
         self.set_header("X-Upstream-Internal", "leaky")
         self.write({"ok": True, "path": self.request.path, "size": len(self.request.body)})
 
+    async def _health(self) -> None:
+        self.write({"status": "healthy", "timestamp": "2026-01-01T00:00:00Z",
+                    "version": {"version": "9.9.9-capture"}, "components": {}})
+
     async def _ws_token(self) -> None:
         self.write({"token": "ws_" + "ab" * 16, "expires_in": 30})
 

@@ -59,7 +59,7 @@ async def test_status_reports_configuration_without_secrets(loom_proxy: LoomProx
     body = r.json()
     assert r.status_code == 200
     assert body["url"] == capture.url and body["configured"] and body["credential"] is True
-    assert body["reachable"] is True
+    assert body["reachable"] is True and body["version"] == "9.9.9-capture"
     assert FAKE_KEY not in r.text and loom_proxy.proxy_token not in r.text
     # /health is public: the probe must not spend the credential on it.
     assert "authorization" not in capture.last().headers

@@ -53,12 +53,18 @@ class Health(ResponseModel):
     status: str
     timestamp: str | None = None
     duration_ms: float | None = None
-    version: dict[str, Any] | None = None
+    version: dict[str, Any] | str | None = None
     components: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status in ("healthy", "degraded")
+
+    @property
+    def server_version(self) -> str | None:
+        """Loom's version string: `version` is an object with a `version` field (§7), or a string."""
+        value = self.version.get("version") if isinstance(self.version, dict) else self.version
+        return value if isinstance(value, str) and value else None
 
 
 class User(ResponseModel):
