@@ -26,7 +26,7 @@ from ._base import (
 from ._errors import LoomError
 from ._retry import RetryPolicy
 from ._settings import Mode, Settings, resolve_settings
-from .resources import Auth, Llm, Threads, Weavers
+from .resources import Auth, Llm, SignIn, Threads, Weavers
 from .resources import auth as _auth
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -51,6 +51,7 @@ class BaseLoom:
         self.threads = Threads(self)
         self.llm = Llm(self)
         self.auth = Auth(self)
+        self.signin = SignIn(self)
 
     @property
     def url(self) -> str:
@@ -219,6 +220,7 @@ class AsyncLoom(BaseLoom):
     threads: Any
     llm: Any
     auth: Any
+    signin: Any
 
     def __init__(self, url: str | None = None, api_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(url, api_key, **kwargs)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 COMMANDS = (
     "help", "connect", "status", "weavers", "get", "create", "delete", "cleanup",
-    "logs", "attach", "dashboard", "chat", "threads", "thread",
+    "logs", "attach", "dashboard", "chat", "threads", "thread", "login", "logout",
 )
 
 
@@ -136,7 +136,8 @@ def _hint(exc: Exception) -> str:
 
     hints: list[tuple[type, str]] = [
         (c.LoomConfigError, " Run %loom connect URL --api-key-env NAME, or set LOOM_URL and LOOM_API_KEY."),
-        (c.AuthenticationError, " Check the API key (%loom status shows where the connection comes from)."),
+        (c.AuthenticationError, " Check the API key, or sign in with %loom login (%loom status "
+         "shows where the connection comes from)."),
         (c.PermissionDeniedError, " Your key's role does not allow this."),
         (c.APIConnectionError, " Is Loom running and reachable? %loom status checks."),
     ]

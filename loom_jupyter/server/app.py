@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
 import httpx
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
@@ -15,28 +15,17 @@ from traitlets import Bool, Float, Integer, Unicode, default, validate
 
 from .._version import __version__
 from ..client import AsyncLoom
-from ..client._settings import KEY_ENV, KEY_FILE_ENV, PROXY_TOKEN_ENV, PROXY_URL_ENV, URL_ENV
+from ..client._settings import KEY_ENV, PROXY_TOKEN_ENV, PROXY_URL_ENV, URL_ENV
+from .credentials import Credential, SignInStore, resolve_credential
 from .errors import display_url
 from .process import erase_from_process_blocks
+from .sdk import ServerLoom, no_cookies
+from .signin import DeviceSignIn
 from .upstream import Upstream
 
 __all__ = ["PROXY_TOKEN_ENV", "PROXY_URL_ENV", "LoomJupyter"]
 
 _WILDCARD_IPS = ("", "0.0.0.0", "*", "::")
-
-
-def _NoCookies() -> CookieJar:
-    """A cookie jar that keeps nothing: the proxy speaks for many callers with one credential."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-
-
-class _ServerLoom(AsyncLoom):
-    """The SDK for the server's own one-off calls (health, ws-tokens), with the relay's rules:
-    no environment proxies, no redirects, no cookies."""
-
-    def _client_options(self) -> dict[str, Any]:
-        return {**super()._client_options(), "trust_env": False, "follow_redirects": False,
-                "cookies": _NoCookies()}
 
 
 class LoomJupyter(ExtensionApp):
@@ -46,11 +35,13 @@ class LoomJupyter(ExtensionApp):
     load_other_extensions = True
 
     url = Unicode(help="Base URL of the Loom server (default: $LOOM_URL).").tag(config=True)
-    api_key = Unicode(help="Loom API key (default: $LOOM_API_KEY, which is then removed from "
-                      "the environment so kernels never inherit it). Prefer api_key_file or the "
-                      "variable: Jupyter logs config values at DEBUG level.").tag(config=True)
-    api_key_file = Unicode(help="File holding the Loom API key on its first line "
-                           "(default: $LOOM_API_KEY_FILE).").tag(config=True)
+    api_key = Unicode(help="Loom API key. Prefer api_key_file: Jupyter logs config values at "
+                      "DEBUG level. Precedence: api_key, api_key_file, $LOOM_API_KEY (removed "
+                      "from the environment so kernels never inherit it), $LOOM_API_KEY_FILE, "
+                      "then a stored sign-in (%loom login).").tag(config=True)
+    api_key_file = Unicode(help="File holding the Loom API key on its first line.").tag(config=True)
+    signin_dir = Unicode(help="Where sign-ins are kept, one 0600 file per Loom URL (default: "
+                         "loom_jupyter/ in Jupyter's data directory).").tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to connect to Loom.").tag(config=True)
     read_timeout = Float(
         300.0, help="Longest silence (s) allowed between bytes from Loom; Loom's log streams "
@@ -79,20 +70,17 @@ class LoomJupyter(ExtensionApp):
     proxy_token = ""
     _loom_clients: dict[bool, AsyncLoom]
     uploads_in_flight = 0  # request bodies being streamed to Loom now (see upload_slots)
-    _credential = ""
+    credential: Credential | None = None
+    signin: DeviceSignIn | None = None
     _upstream: Upstream | None = None
 
     @default("url")
     def _url_default(self) -> str:
         return os.environ.get(URL_ENV, "")
 
-    @default("api_key")
-    def _api_key_default(self) -> str:
-        return os.environ.get(KEY_ENV, "")
-
-    @default("api_key_file")
-    def _api_key_file_default(self) -> str:
-        return os.environ.get(KEY_FILE_ENV, "")
+    @default("signin_dir")
+    def _signin_dir_default(self) -> str:
+        return str(Path(jupyter_data_dir()) / "loom_jupyter")
 
     @validate("url")
     def _valid_url(self, proposal: dict[str, Any]) -> str:
@@ -103,10 +91,11 @@ class LoomJupyter(ExtensionApp):
 
     # -- lifecycle ------------------------------------------------------------------------
     def initialize_settings(self) -> None:
-        self._credential = self._read_credential()
         self._loom_clients = {}
-        os.environ.pop(KEY_ENV, None)
-        if self._credential and not erase_from_process_blocks(self._credential):
+        self.credential = self._read_credential()
+        self.signin = DeviceSignIn(self)
+        given = [os.environ.pop(KEY_ENV, "").strip(), self.api_key.strip()]  # env, command line
+        if any(given) and not all(erase_from_process_blocks(k) for k in given if k):
             self.log.info("loom_jupyter: cannot hide the Loom key from /proc on this platform; "
                           "prefer c.LoomJupyter.api_key_file")
         self.proxy_token = secrets.token_urlsafe(32)
@@ -127,9 +116,9 @@ class LoomJupyter(ExtensionApp):
         if self._upstream is not None:
             await self._upstream.aclose()
             self._upstream = None
-        clients, self._loom_clients = getattr(self, "_loom_clients", {}), {}
-        for client in clients.values():
-            await client.aclose()
+        if self.signin is not None:
+            self.signin.cancel()
+        await self._close_sdks()
         if os.environ.get(PROXY_TOKEN_ENV) == self.proxy_token:
             os.environ.pop(PROXY_TOKEN_ENV, None)
             os.environ.pop(PROXY_URL_ENV, None)
@@ -141,7 +130,7 @@ class LoomJupyter(ExtensionApp):
 
     def auth_headers(self) -> dict[str, str]:
         """The only credential that ever leaves this process, and only towards `url`."""
-        return {"Authorization": f"Bearer {self._credential}"} if self._credential else {}
+        return {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
 
     @property
     def display_url(self) -> str:
@@ -149,12 +138,18 @@ class LoomJupyter(ExtensionApp):
 
     @property
     def has_credential(self) -> bool:
-        return bool(self._credential)
+        return bool(self.secret)
 
     @property
     def secret(self) -> str:
-        """The credential itself: only for scrubbing it out of what Loom sends back."""
-        return self._credential
+        """The credential itself: for the Authorization header, and for scrubbing it out of
+        what Loom sends back."""
+        return self.credential.secret if self.credential is not None else ""
+
+    async def use_credential(self, credential: Credential | None) -> None:
+        """Switch to a new credential (a sign-in, a sign-out); later requests use it."""
+        self.credential = credential
+        await self._close_sdks()
 
     @property
     def upload_slots(self) -> int:
@@ -180,8 +175,8 @@ class LoomJupyter(ExtensionApp):
 
     def _sdk(self, credential: bool) -> AsyncLoom:
         if credential not in self._loom_clients:
-            self._loom_clients[credential] = _ServerLoom(
-                self.url, self._credential if credential else "", max_retries=0,
+            self._loom_clients[credential] = ServerLoom(
+                self.url, self.secret if credential else "", max_retries=0,
                 timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout))
         return self._loom_clients[credential]
 
@@ -193,7 +188,7 @@ class LoomJupyter(ExtensionApp):
                                 max_keepalive_connections=connections),
             follow_redirects=False,
             trust_env=False,
-            cookies=_NoCookies(),  # an upstream Set-Cookie must never ride on later requests
+            cookies=no_cookies(),  # an upstream Set-Cookie must never ride on later requests
             headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
         )
 
@@ -207,18 +202,18 @@ class LoomJupyter(ExtensionApp):
         return url
 
     # -- internals --------------------------------------------------------------------------
-    def _read_credential(self) -> str:
-        if self.api_key:
-            return self.api_key.strip()
-        if self.api_key_file:
-            try:
-                lines = Path(self.api_key_file).expanduser().read_text().splitlines()
-            except OSError as exc:
-                self.log.error("loom_jupyter: cannot read api_key_file %s (%s)",
-                               self.api_key_file, type(exc).__name__)
-                return ""
-            return lines[0].strip() if lines else ""
-        return ""
+    def _read_credential(self) -> Credential | None:
+        store = SignInStore(Path(self.signin_dir), self.url) if self.url else None
+        try:
+            return resolve_credential(self.api_key, self.api_key_file, os.environ, store)
+        except OSError as exc:
+            self.log.error("loom_jupyter: cannot read the Loom key file (%s)", type(exc).__name__)
+            return None
+
+    async def _close_sdks(self) -> None:
+        clients, self._loom_clients = getattr(self, "_loom_clients", {}), {}
+        for client in clients.values():
+            await client.aclose()
 
     def _publish_env(self) -> None:
         os.environ[PROXY_URL_ENV] = self._proxy_url()

@@ -18,6 +18,7 @@ from .base import LoomAuthMixin, ProxyError, safe_path
 from .bodies import BodyError, check_encoding, content_type, read_all, redact_headers, relayed_chunks
 from .errors import upstream_errors, wrap_non_json
 from .headers import request_headers, response_headers
+from .signin import SignInHandler
 from .status import StatusHandler
 
 __all__ = ["LoomProxyHandler", "default_handlers"]
@@ -274,6 +275,7 @@ class LoomProxyHandler(LoomAuthMixin):
 def _handlers() -> list[tuple[str, type, dict[str, Any]]]:
     return [
         (r"loom/status", StatusHandler, {}),
+        (r"loom/signin", SignInHandler, {}),
         (r"loom/(.*)", LoomProxyHandler, {}),
     ]
 

@@ -37,6 +37,7 @@ class StatusHandler(LoomAuthMixin):
             "url": loom.display_url,
             "configured": loom.configured,
             "credential": loom.has_credential,
+            "credential_source": loom.credential.describe() if loom.credential else None,
             "reachable": False,
             "version": None,
         }

@@ -96,3 +96,44 @@ class WsToken(ResponseModel):
 
     def _repr_html_(self) -> str:
         return fields_table([("token", "ws_… (hidden)"), ("expires_in", self.expires_in)], "WsToken")
+
+
+class DeviceCode(ResponseModel):
+    """`POST /api/auth/device/start` (loom-api.md §1.3). `device_code` is what the token is
+    later paid out against: keep it with whoever polls, never show it."""
+
+    device_code: str = Field(repr=False)
+    user_code: str
+    verification_url: str
+    expires_in: int = 600
+
+
+class DevicePoll(ResponseModel):
+    """`POST /api/auth/device/poll`: `pending`, `completed` (with the `lt_` token) or `expired`."""
+
+    status: str
+    access_token: str | None = Field(default=None, repr=False)
+
+    def _repr_html_(self) -> str:
+        return fields_table([("status", self.status)], "DevicePoll")
+
+
+class SignInState(ResponseModel):
+    """`{base_url}loom/signin` of the Jupyter server extension: who is signed in where, or the
+    code a person must approve. It never carries a token."""
+
+    url: str = ""
+    state: str  # "signed_out", "pending", "signed_in"
+    credential: dict[str, Any] | None = None  # {"source": ..., "user": ...}
+    user_code: str | None = None
+    verification_url: str | None = None
+    expires_in: int | None = None
+    last_attempt: dict[str, str] | None = None
+
+    @property
+    def who(self) -> str | None:
+        return (self.credential or {}).get("user")
+
+    @property
+    def source(self) -> str | None:
+        return (self.credential or {}).get("source")
