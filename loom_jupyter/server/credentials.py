@@ -79,12 +79,14 @@ def resolve_credential(api_key: str, api_key_file: str, environ: Mapping[str, st
     """The credential in use, by the precedence above. Raises OSError for an unreadable file
     that was asked for (the caller reports it: a named file that cannot be read is an error,
     not a reason to fall through to a weaker source)."""
-    if api_key.strip():
-        return Credential(api_key.strip(), "config")
-    if api_key_file:
-        return Credential(_first_line(api_key_file), "config file")
-    if environ.get(KEY_ENV, "").strip():
-        return Credential(environ[KEY_ENV].strip(), "environment")
-    if environ.get(KEY_FILE_ENV):
-        return Credential(_first_line(environ[KEY_FILE_ENV]), "environment file")
+    candidates = [
+        ("config", lambda: api_key.strip()),
+        ("config file", lambda: _first_line(api_key_file) if api_key_file else ""),
+        ("environment", lambda: environ.get(KEY_ENV, "").strip()),
+        ("environment file", lambda: _first_line(environ[KEY_FILE_ENV])
+         if environ.get(KEY_FILE_ENV) else ""),
+    ]
+    for source, read in candidates:
+        if secret := read():  # an empty value or file means "not this source"
+            return Credential(secret, source)
     return store.load() if store is not None else None
