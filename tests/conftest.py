@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.loom_server",
     "tests.fixtures.jupyter",
+    "tests.fixtures.wait",
 ]

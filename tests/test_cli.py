@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from loom_jupyter._version import __version__
 from loom_jupyter.cli import main
+from tests.fixtures.wait import wait_until
 
 
 def _free_port() -> int:
@@ -32,16 +32,10 @@ def _isolated_env(tmp_path: Path) -> dict[str, str]:
 
 
 def _wait_json(url: str, headers: dict[str, str], seconds: float = 60) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            resp = httpx.get(url, headers=headers, timeout=2)
-            if resp.status_code == 200:
-                return dict(resp.json())
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
+    resp = wait_until(lambda: httpx.get(url, headers=headers, timeout=2), seconds,
+                      f"{url} to answer 200", until=lambda r: r.status_code == 200,
+                      interval=0.3, ignoring=(httpx.HTTPError,))
+    return dict(resp.json())
 
 
 def test_lab_starts_local_loom_and_jupyterlab_wired_to_it_and_stops_both(tmp_path):

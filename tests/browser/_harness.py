@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import httpx
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.fixtures.loom_server import stop_group
+from tests.fixtures.wait import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -120,20 +120,20 @@ class JupyterLab:
         return self
 
     def _wait_ready(self) -> None:
+        try:
+            wait_until(self._status, START_TIMEOUT, "jupyter lab to answer /api/status",
+                       until=lambda status: status == 200, interval=0.2,
+                       ignoring=(httpx.HTTPError,))
+        except AssertionError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log_text()[-4000:]}") from None
+
+    def _status(self) -> int:
+        """The status of /api/status; a Lab that exited ends the wait at once."""
         assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n"
-                                   f"{self.log_text()[-4000:]}")
-            try:
-                if httpx.get(self.url("api/status"), timeout=2, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"jupyter lab did not answer within {START_TIMEOUT:.0f} s:\n"
-                           f"{self.log_text()[-4000:]}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n"
+                               f"{self.log_text()[-4000:]}")
+        return httpx.get(self.url("api/status"), timeout=2, trust_env=False).status_code
 
     def get(self, path: str, timeout: float = 10.0) -> httpx.Response:
         return httpx.get(self.url(path), timeout=timeout, trust_env=False)
@@ -168,14 +168,14 @@ class JupyterLab:
 
     def wait_kernel_connected(self, path: str, timeout: float = 30.0) -> None:
         """Until the kernel of `path`'s session has a WebSocket client (the page)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for session in self.get("api/sessions").json():
-                if session.get("path") == path and (session.get("kernel") or {}).get(
-                        "connections", 0) > 0:
-                    return
-            time.sleep(0.2)
-        raise AssertionError(f"no kernel of {path} got connected within {timeout:.0f} s")
+
+        def connections() -> list[int]:
+            return [(session.get("kernel") or {}).get("connections", 0)
+                    for session in self.get("api/sessions").json()
+                    if session.get("path") == path]
+
+        wait_until(connections, timeout, f"the kernel of {path} to get a connection",
+                   until=lambda counts: any(n > 0 for n in counts), interval=0.2)
 
     def shutdown_kernels(self) -> None:
         """Ask Lab to shut every kernel down (a finished test's dashboard stops polling)."""
@@ -262,20 +262,19 @@ class Lab:
         Lab silently ignores a run while its kernel connection is still being set up (the
         prompt stays `[ ]:`), so an unqueued cell is simply run again.
         """
-        cell = self.cell(index)
-        prompt = cell.locator(".jp-InputPrompt")
-        deadline = time.monotonic() + timeout
-        while True:
+        prompt = self.cell(index).locator(".jp-InputPrompt")
+
+        def press_run() -> bool:
             prompt.click()
             self.notebook.locator(
                 "jp-button[data-command='notebook:run-cell-and-select-next']").click()
-            try:
-                self.page.wait_for_function("el => el.textContent.trim() !== '[ ]:'",
-                                            arg=prompt.element_handle(), timeout=2_000)
-                return
-            except PlaywrightTimeout:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"cell {index} never started running") from None
+            self.page.wait_for_function("el => el.textContent.trim() !== '[ ]:'",
+                                        arg=prompt.element_handle(), timeout=2_000)
+            return True
+
+        # each try already waits 2 s for the prompt to change: no pause between tries
+        wait_until(press_run, timeout, f"cell {index} to start running", interval=0,
+                   ignoring=(PlaywrightTimeout,))
 
     def wait_kernel(self, status: str, timeout: float = 30.0) -> None:
         self.notebook.locator(f".jp-Notebook-ExecutionIndicator[data-status='{status}']").wait_for(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from loom_jupyter.client import (
     PermissionDeniedError,
     TextDelta,
 )
+from tests.fixtures.wait import read_until, wait_until
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -108,16 +108,6 @@ async def test_async_client_against_local_server(loom_server):
 SCRIPT = "for i in 1 2 3; do echo line $i; done; sleep 60"
 
 
-def _read_until(term, needle: bytes, seconds: float = 15.0) -> bytes:
-    seen, deadline = b"", time.monotonic() + seconds
-    while needle not in seen and time.monotonic() < deadline:
-        chunk = term.recv(timeout=0.5)
-        if chunk is None:
-            break
-        seen += chunk
-    return seen
-
-
 def test_weaver_lifecycle(loom_server, user):
     weaver = user.weavers.create("local", command=["sh", "-c", SCRIPT], tags={"suite": "client"},
                                  lifetime_hours=1)
@@ -138,12 +128,16 @@ def test_weaver_lifecycle(loom_server, user):
         assert [line.text for line in user.weavers.logs(weaver.id, tail=1, follow=False)] == ["line 3"]
     finally:
         user.weavers.delete(weaver.id)
-    with pytest.raises(NotFoundError):
-        for _ in range(50):
-            if user.weavers.get(weaver.id).status not in ("running", "terminating", "pending"):
-                break
-            time.sleep(0.2)
-        user.weavers.get(weaver.id)
+
+    def status() -> str:
+        try:
+            return user.weavers.get(weaver.id).status
+        except NotFoundError:
+            return "gone"
+
+    ended = wait_until(status, 15, "the deleted weaver to end",
+                       until=lambda s: s not in ("pending", "running", "terminating"))
+    assert ended == "gone"  # a deleted weaver is not kept as succeeded or failed
 
 
 def test_attach_interactive_shell(loom_server, user):
@@ -153,7 +147,7 @@ def test_attach_interactive_shell(loom_server, user):
         with user.weavers.attach(weaver.id) as term:
             assert not term.read_only
             term.send("echo attached-$((40+2))\n")
-            assert b"attached-42" in _read_until(term, b"attached-42")
+            read_until(lambda: term.recv(timeout=0.5), b"attached-42", 15)
     finally:
         user.weavers.delete(weaver.id)
 
@@ -164,7 +158,7 @@ def test_support_attach_is_read_only_and_user_cannot_cleanup(loom_server, user):
         user.weavers.wait(weaver.id, timeout=30)
         with Loom(loom_server.url, loom_server.make_key("support")) as support:
             with support.weavers.attach(weaver.id) as term:
-                _read_until(term, b"***", 2)
+                read_until(lambda: term.recv(timeout=0.5), b"***", 15, "the read-only notice")
                 assert term.read_only
             with pytest.raises(PermissionDeniedError):
                 support.weavers.delete(weaver.id)

@@ -75,11 +75,6 @@ def magics(shell: InteractiveShell) -> Any:
         setattr(instance, name, value)
 
 
-@pytest.fixture(scope="session")
-def user_key(loom_server: Any) -> str:
-    return loom_server.make_key("user")
-
-
 @pytest.fixture
 def offline(shell: InteractiveShell, magics: Any, monkeypatch: pytest.MonkeyPatch) -> InteractiveShell:
     """The shell with no Loom configured at all (for parsing and refusal tests)."""

@@ -10,7 +10,7 @@ def test_lazy_connection_from_environment(ip, loom_server):
     assert ran.error is None
     text = ran.all_text()
     assert "direct" in text and loom_server.url in text and "yes" in text
-    assert "set (hidden)" in text
+    assert "API key (hidden)" in text
 
 
 def test_connect_with_key_from_env_never_shows_the_key(offline, loom_server, user_key, monkeypatch):

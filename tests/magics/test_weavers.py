@@ -2,12 +2,12 @@
 cleanup, attach, dashboard, threads; interrupts and bad input end in one line, never a traceback."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
 from loom_jupyter.client import Loom, Thread
+from tests.fixtures.wait import wait_until
 
 from IPython.utils.capture import capture_output
 
@@ -52,7 +52,9 @@ def test_count_launches_in_parallel_with_distinct_replica_tags(ip, client):
 def test_weavers_table_filters_and_stores_a_dataframe(ip, client):
     run(ip, f"%loom create python:3.12 --tag suite:table {SLEEP}")
     run(ip, "%loom create python:3.12 --tag suite:table -- true")
-    time.sleep(0.5)
+    wait_until(lambda: sorted(w.status for w in client.weavers.list(tags={"suite": "table"})), 30,
+               "one weaver running, the other finished",
+               until=lambda statuses: statuses == ["running", "succeeded"])
     ran = run(ip, "%loom weavers --tag suite:table --status running -o df --dataframe")
     assert ran.error is None, ran.all_text()
     df = ip.user_ns["df"]

@@ -28,7 +28,8 @@ from loom_jupyter.local.config import LocalConfig
 from tests.fixtures.jupyter import LoomProxy, LoomTarget
 from tests.fixtures.loom_server import LocalLoom
 from tests.server.test_kernel import run_in_kernel
-from tests.widgets._support import assert_no_secret, wait_until
+from tests.fixtures.wait import wait_until
+from tests.widgets._support import assert_no_secret
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_SHAPES = re.compile(r"lk_[0-9a-f]{64}|ws_[0-9a-f]{32}|Bearer\s+[A-Za-z0-9_\-]{16,}")

@@ -18,6 +18,7 @@ from websockets.sync.client import connect
 from loom_jupyter.client import Loom
 from tests.fixtures.jupyter import LoomProxy, LoomTarget
 from tests.fixtures.loom_server import LocalLoom
+from tests.fixtures.wait import read_until, wait_until
 
 IMAGE = "python:3.12"
 
@@ -46,11 +47,6 @@ def _ws_token(server: LocalLoom, key: str) -> str:
     return str(r.json()["token"])
 
 
-@pytest.fixture(scope="module")
-def user_key(loom_server: LocalLoom) -> str:
-    return loom_server.make_key("user", name="ws-token-replay")
-
-
 def test_ws_token_is_single_use(loom_server, user_key):
     token = _ws_token(loom_server, user_key)
     first, code = _auth_once(loom_server, token)
@@ -62,7 +58,7 @@ def test_ws_token_is_single_use(loom_server, user_key):
 def test_ws_token_expires(loom_server_factory):
     server = loom_server_factory(extra_args=["--ws-token-ttl", "0.3"])
     token = _ws_token(server, server.admin_key)
-    time.sleep(0.8)
+    time.sleep(0.8)  # the scenario: let the 0.3 s TTL pass on the server's own clock
     reply, code = _auth_once(server, token)
     assert reply["type"] == "auth_error" and code == 4002
 
@@ -120,10 +116,7 @@ def _exists(server: LocalLoom, owner_key: str, weaver_id: str, marker: str) -> b
     """Ask the owner's own terminal whether `marker` exists (the ground truth)."""
     with Loom(url=server.url, api_key=owner_key) as owner, owner.weavers.attach(weaver_id) as term:
         term.send(f"test -e {marker} && echo THERE-$((2+2)) || echo GONE-$((2+2))\n")
-        seen, deadline = b"", time.monotonic() + 15
-        while b"THERE-4" not in seen and b"GONE-4" not in seen and time.monotonic() < deadline:
-            seen += term.recv(timeout=1) or b""
-    assert b"-4" in seen, seen
+        seen = read_until(lambda: term.recv(timeout=1), (b"THERE-4", b"GONE-4"), 15)
     return b"THERE-4" in seen
 
 
@@ -134,22 +127,18 @@ def test_support_key_through_the_client_cannot_type(loom_server, roles, shell_we
             assert term.read_only
             term.send(f"touch {marker}\n")
             term.send(b"\x03touch " + str(marker).encode() + b"\n")
-            time.sleep(0.5)
+            time.sleep(0.5)  # the scenario: time for keystrokes that got through to run
     assert not marker.exists()
     assert not _exists(loom_server, roles["owner"], shell_weaver, marker)
     with Loom(url=loom_server.url, api_key=roles["owner"]) as owner:  # positive control
         with owner.weavers.attach(shell_weaver) as term:
             assert not term.read_only
             term.send(f"touch {marker}\n")
-    deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists()
+    wait_until(marker.exists, 10, "the owner's keystrokes to create the marker")
 
 
 def test_support_key_in_the_terminal_widget_is_read_only(loom_server, roles, shell_weaver, tmp_path):
     from loom_jupyter.widgets.terminal import Terminal
-    from tests.widgets._support import wait_until
 
     marker = tmp_path / "widget-typed"
     with Loom(url=loom_server.url, api_key=roles["support"]) as support:
@@ -159,7 +148,7 @@ def test_support_key_in_the_terminal_widget_is_read_only(loom_server, roles, she
             assert widget.read_only
             widget._on_view_message(widget, {"type": "input", "data": f"touch {marker}\n"}, [])
             widget._relay.write(f"touch {marker}\n".encode())  # even below the widget's own check
-            time.sleep(0.5)
+            time.sleep(0.5)  # the scenario: time for keystrokes that got through to run
         finally:
             widget.close()
     assert not marker.exists()
@@ -182,7 +171,7 @@ class TestThroughTheExtension:
             assert isinstance(notice, str) and "Read-only access" in notice
             await ws.send(f"touch {marker}\n")
             await ws.send(f"touch {marker}\n".encode())
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # the scenario: time for keystrokes that got through to run
         assert not marker.exists()
         assert not await asyncio.to_thread(_exists, loom_server, roles["owner"], shell_weaver,
                                            str(marker))

@@ -10,6 +10,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from tests.fixtures.jupyter import LoomProxy
+from tests.fixtures.wait import async_read_until
 
 
 async def _org(client: httpx.AsyncClient) -> str:
@@ -90,12 +91,7 @@ async def test_terminal_attach_through_the_proxy(loom_proxy: LoomProxy) -> None:
         async with connect(loom_proxy.ws_url + f"api/weaver/{weaver['id']}/attach",
                            additional_headers=loom_proxy.headers(), open_timeout=10) as ws:
             await ws.send(b"echo hello-$((6*7))\n")
-            seen = b""
-            deadline = time.monotonic() + 15
-            while b"hello-42" not in seen and time.monotonic() < deadline:
-                frame = await asyncio.wait_for(ws.recv(), 15)
-                seen += frame if isinstance(frame, bytes) else frame.encode()
-            assert b"hello-42" in seen, seen[-500:]
+            await async_read_until(lambda: asyncio.wait_for(ws.recv(), 0.5), b"hello-42", 15)
     finally:
         async with loom_proxy.client() as client:
             await client.delete(f"api/weaver/{weaver['id']}")

@@ -1,25 +1,18 @@
-"""Helpers shared by the widget tests: bounded waiting, and walking a widget tree's state."""
+"""Helpers shared by the widget tests: walking a widget tree's state (and, for the modules that
+still import it from here, the suite's one wait helper)."""
 
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import ipywidgets as w
 
+from tests.fixtures.wait import wait_until
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+# wait_until lives in tests/fixtures/wait.py; it is re-exported here for the modules that import
+# it from this one (tests/widgets/test_chat.py, test_logs.py, tests/reliability/...).
+__all__ = ["assert_no_secret", "wait_until", "walk"]
 
 
 def walk(widget: w.Widget) -> Iterator[w.Widget]:

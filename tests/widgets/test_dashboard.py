@@ -10,15 +10,11 @@ from loom_jupyter.client import Loom, Weaver
 from loom_jupyter.widgets._weaver_table import WeaverTable
 from loom_jupyter.widgets.dashboard import WeaverDashboard
 from loom_jupyter.widgets.logs import LogView
+from tests.fixtures.wait import wait_until
 
-from ._support import assert_no_secret, wait_until
+from ._support import assert_no_secret
 
 IMAGE = "python:3.12"
-
-
-@pytest.fixture(scope="module")
-def user_key(loom_server) -> str:
-    return loom_server.make_key("user", name="dashboard-tests")
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 
 from loom_jupyter.widgets._poll import Poller, Throttle
-
-from ._support import wait_until
+from tests.fixtures.wait import wait_until
 
 
 def test_poller_backs_off_on_errors_and_idles_then_snaps_back():
