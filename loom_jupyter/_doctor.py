@@ -28,9 +28,11 @@ def _configuration(url: str | None) -> Check:
 
     proxy = os.environ.get(PROXY_URL_ENV)
     direct = url or os.environ.get(URL_ENV)
-    key = "set" if os.environ.get(KEY_ENV) else "not set"
+    if direct and not os.environ.get(KEY_ENV):
+        return ("warn", "connection", f"direct mode, {URL_ENV}={direct}, but {KEY_ENV} is not "
+                "set: only Loom's public routes will answer")
     if direct:
-        return ("ok", "connection", f"direct mode, {URL_ENV}={direct}, {KEY_ENV} {key}")
+        return ("ok", "connection", f"direct mode, {URL_ENV}={direct}, {KEY_ENV} set (hidden)")
     if proxy:
         return ("ok", "connection", f"proxy mode through the Jupyter server at {proxy}")
     return ("fail", "connection", "neither LOOM_URL nor the Jupyter proxy is configured; "
@@ -62,7 +64,10 @@ def _connection(url: str | None) -> list[Check]:
     except LoomError as exc:
         return [("fail", "client", str(exc))]
     with client:
-        return [_probe("server", lambda: _health(client)), _probe("identity", lambda: _me(client))]
+        checks = [_probe("server", lambda: _health(client))]
+        if client.mode == "proxy":
+            checks.append(_probe("credential", lambda: _held_by_server(client)))
+        return [*checks, _probe("identity", lambda: _me(client))]
 
 
 def _probe(topic: str, fn: Callable[[], str]) -> Check:
@@ -76,6 +81,15 @@ def _health(client: object) -> str:
     health = client.health()  # type: ignore[attr-defined]
     version = f"version {health.server_version}" if health.server_version else "unknown version"
     return f"{client.url} is {health.status} ({version})"  # type: ignore[attr-defined]
+
+
+def _held_by_server(client: object) -> str:
+    """In proxy mode the Jupyter server holds the credential: where it comes from, and whose."""
+    state = client.signin.state()  # type: ignore[attr-defined]
+    if not state.credential:
+        raise RuntimeError("the Jupyter server holds no Loom credential: run %loom login")
+    who = f" ({state.who})" if state.who else ""
+    return f"held by the Jupyter server: {state.source}{who}"
 
 
 def _me(client: object) -> str:
