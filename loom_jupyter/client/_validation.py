@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._errors import LoomValidationError
+from .models.tags import check_tag_key, format_tag_filter, parse_tag_filter, tag_filter_pair
 
 MAX_LIFETIME_HOURS = 48
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TAG_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?\Z")
 # Kubernetes resource quantity: decimal number, then a binary/decimal suffix or an exponent.
 _QUANTITY = re.compile(r"\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?\Z")
 _RESOURCE_ALIASES = {"memory": "memory_limit", "cpu": "cpu_limit",
@@ -34,8 +34,10 @@ def tag_dict(tags: Mapping[str, Any] | None, field: str = "tags") -> dict[str, s
         raise LoomValidationError(field, f"expected a dict of key -> value, got {type(tags).__name__}.")
     out: dict[str, str] = {}
     for key, value in tags.items():
-        if not isinstance(key, str) or not _TAG_KEY.match(key):
-            raise LoomValidationError(field, f"tag key {key!r} must be letters, digits, '.', '_', '-' or '/'.")
+        try:
+            check_tag_key(key)
+        except ValueError as exc:
+            raise LoomValidationError(field, str(exc)) from None
         if not isinstance(value, (str, int, float)) or isinstance(value, bool) or "\n" in str(value):
             raise LoomValidationError(field, f"tag {key!r} needs a single-line string value, got {value!r}.")
         out[key] = str(value)
@@ -43,20 +45,17 @@ def tag_dict(tags: Mapping[str, Any] | None, field: str = "tags") -> dict[str, s
 
 
 def tag_filters(tags: Any) -> list[str]:
-    """`tags=` of list(): a dict, or `key:value` strings (split at the first ':', §4.3)."""
+    """`tags=` of list(): a dict, or `key:value` strings, checked by the one tag parser."""
     if tags is None:
         return []
-    if isinstance(tags, Mapping):
-        return [f"{k}:{v}" for k, v in tag_dict(tags).items()]
-    if isinstance(tags, str):
-        tags = [tags]
-    out = []
-    for item in tags:
-        key, sep, value = str(item).partition(":")
-        if not sep or not key or not _TAG_KEY.match(key):
-            raise LoomValidationError("tags", f"filter {item!r} must look like key:value.")
-        out.append(f"{key}:{value}")
-    return out
+    try:
+        if isinstance(tags, Mapping):
+            pairs = [tag_filter_pair(k, v) for k, v in tags.items()]
+        else:
+            pairs = [parse_tag_filter(str(t)) for t in ([tags] if isinstance(tags, str) else tags)]
+    except ValueError as exc:
+        raise LoomValidationError("tags", str(exc)) from None
+    return [format_tag_filter(k, v) for k, v in pairs]
 
 
 def env(values: Mapping[str, Any] | None) -> dict[str, str]:

@@ -10,15 +10,15 @@ import os
 import re
 import secrets
 import time
-import uuid
 from pathlib import Path
+from typing import Any
 
-from .base import Principal, Role
 from .config import LocalConfig
+from .principal import Principal, Role
 from .store import Store, utc_now
+from .store_accounts import Accounts
 
 KEY_RE = re.compile(r"lk_[0-9a-f]{64}")
-ROLES: tuple[Role, ...] = ("user", "support", "system_admin")
 SESSION_SECONDS = 60 * 24 * 3600  # 60 days, like Loom's session cookie (§1.2)
 
 
@@ -45,6 +45,7 @@ def write_secret_file(path: Path, secret: str) -> None:
 class Auth:
     def __init__(self, store: Store, config: LocalConfig) -> None:
         self.store = store
+        self.accounts = Accounts(store)
         self.config = config
         self._ws_tokens: dict[str, tuple[str, str | None, float]] = {}
 
@@ -59,27 +60,16 @@ class Auth:
     def ensure_default_org(self) -> str:
         if (org_id := self.store.get_meta("default_org_id")) is not None:
             return org_id
-        org_id = str(uuid.uuid4())
         with self.store.transaction():
-            self.store.execute("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)",
-                               (org_id, "default", utc_now()))
+            org_id = self.accounts.insert_org("default")
             self.store.set_meta("default_org_id", org_id)
         return org_id
-
-    def create_user(self, display_name: str, role: Role, org_id: str, org_role: str) -> str:
-        user_id = str(uuid.uuid4())
-        self.store.execute("INSERT INTO users (id, display_name, role, created_at) VALUES (?,?,?,?)",
-                           (user_id, display_name, role, utc_now()))
-        self.store.execute("INSERT INTO memberships (org_id, user_id, role) VALUES (?, ?, ?)",
-                           (org_id, user_id, org_role))
-        return user_id
 
     def ensure_admin_key(self, path: Path) -> None:
         """Reuse the key in `path` when it is valid; otherwise mint one and write it there."""
         text = path.read_text().strip() if path.is_file() else ""
         if KEY_RE.fullmatch(text):
-            row = self.store.one("SELECT revoked_at FROM api_keys WHERE key_hash = ?",
-                                 (token_hash(text),))
+            row = self.accounts.key_by_hash(token_hash(text))
             if row is not None and row["revoked_at"] is None:
                 path.chmod(0o600)
                 return
@@ -96,47 +86,50 @@ class Auth:
         with self.store.transaction():
             user_id = self.store.get_meta("admin_user_id")
             if user_id is None:
-                user_id = self.create_user("admin", "system_admin", org_id, "owner")
+                user_id = self.accounts.insert_user("admin", "system_admin", org_id, "owner")
                 self.store.set_meta("admin_user_id", user_id)
-            self.insert_key(key, org_id, user_id, "admin", ["*"], created_by=None)
+            self.accounts.insert_key(token_hash(key), org_id, user_id, "admin", ["*"],
+                                     created_by=None)
 
-    def insert_key(self, key: str, org_id: str, user_id: str, name: str, scopes: list[str],
-                   created_by: str | None) -> tuple[str, str]:
-        key_id, created_at = str(uuid.uuid4()), utc_now()
-        self.store.execute(
-            "INSERT INTO api_keys (id, org_id, user_id, name, scopes, key_hash, created_by,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key_id, org_id, user_id, name, " ".join(scopes), token_hash(key), created_by,
-             created_at))
-        return key_id, created_at
+    def create_key(self, org_id: str, name: str, scopes: list[str], role: Role,
+                   created_by: str) -> dict[str, str]:
+        """A new key and the new user it authenticates as (`role`), in one transaction."""
+        key = new_key()
+        with self.store.transaction():
+            user_id = self.accounts.insert_user(name, role, org_id, "member")
+            key_id, created_at = self.accounts.insert_key(token_hash(key), org_id, user_id, name,
+                                                          scopes, created_by=created_by)
+        return {"id": key_id, "key": key, "created_at": created_at, "user_id": user_id}
 
     # -- authentication -----------------------------------------------------------------------
 
     def principal_for(self, user_id: str, key_id: str | None = None) -> Principal | None:
-        user = self.store.one("SELECT display_name, role FROM users WHERE id = ?", (user_id,))
+        user = self.accounts.user(user_id)
         if user is None:
             return None
-        orgs = self.store.all("SELECT org_id FROM memberships WHERE user_id = ? ORDER BY org_id",
-                              (user_id,))
         return Principal(user_id=user_id, display_name=user["display_name"], role=user["role"],
-                         org_ids=tuple(r["org_id"] for r in orgs), key_id=key_id)
+                         org_ids=self.accounts.org_ids_of(user_id), key_id=key_id)
+
+    def me(self, p: Principal) -> dict[str, Any]:
+        """`GET /api/auth/me`: who the caller is and their global roles (§1.3)."""
+        user = self.accounts.user(p.user_id)
+        return {"id": p.user_id, "display_name": p.display_name,
+                "global_roles": [] if p.role == "user" else [p.role],
+                "created_at": user["created_at"] if user else utc_now()}
 
     def authenticate_key(self, token: str) -> Principal | None:
         """An `lk_` API key (not revoked), else None; `ws_` tokens are WS-only (§1.1)."""
         if not KEY_RE.fullmatch(token):
             return None
-        row = self.store.one("SELECT id, user_id FROM api_keys WHERE key_hash = ? "
-                             "AND revoked_at IS NULL", (token_hash(token),))
-        if row is None:
+        row = self.accounts.key_by_hash(token_hash(token))
+        if row is None or row["revoked_at"] is not None:
             return None
-        self.store.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-                           (utc_now(), row["id"]))
+        self.accounts.touch_key(row["id"])
         return self.principal_for(row["user_id"], row["id"])
 
     def authenticate_session(self, value: str) -> Principal | None:
-        row = self.store.one("SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?",
-                             (token_hash(value), time.time()))
-        return None if row is None else self.principal_for(row["user_id"])
+        user_id = self.accounts.session_user(token_hash(value))
+        return None if user_id is None else self.principal_for(user_id)
 
     def authenticate_token(self, token: str) -> Principal | None:
         """First-message WS auth: a one-shot `ws_` token (consumed) or an API key."""
@@ -159,11 +152,8 @@ class Auth:
 
     def create_session(self, principal: Principal) -> str:
         value = secrets.token_urlsafe(32)
-        self.store.execute("DELETE FROM sessions WHERE expires_at <= ?", (time.time(),))
-        self.store.execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) "
-                           "VALUES (?, ?, ?, ?)", (token_hash(value), principal.user_id,
-                                                   utc_now(), time.time() + SESSION_SECONDS))
+        self.accounts.insert_session(token_hash(value), principal.user_id, SESSION_SECONDS)
         return value
 
     def delete_session(self, value: str) -> None:
-        self.store.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(value),))
+        self.accounts.delete_session(token_hash(value))

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import tornado.web
 import tornado.websocket
 
+from . import errors as e
+from .principal import Principal
+
 if TYPE_CHECKING:
     from .state import LocalState
 
-Role = Literal["user", "support", "system_admin"]
 SESSION_COOKIE = "loom_session"
 _JSON_TYPES = ("application/json",)
 _INT64_MAX = 2**63 - 1
@@ -21,49 +23,40 @@ _DRAIN_FACTOR = 4  # oversized bodies up to this many times the limit are read b
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                  415: "unsupported_media_type", 503: "service_unavailable"}
+# The one translation of domain errors to HTTP: status and Loom's error code (loom-api.md §2).
+# A class not listed answers as its nearest listed ancestor.
+WIRE: dict[type[e.LocalError], tuple[int, str]] = {
+    e.LocalError: (500, "internal_error"),
+    e.InvalidRequest: (400, "bad_request"),
+    e.InvalidLifetime: (400, "invalid_lifetime"),
+    e.InvalidName: (400, "invalid_name"),
+    e.InvalidScopes: (400, "invalid_scopes"),
+    e.NotAuthenticated: (401, "unauthorized"),
+    e.NotAllowed: (403, "forbidden"),
+    e.NotFound: (404, "not_found"),
+    e.WeaverNotFound: (404, "weaver_not_found"),
+    e.VersionConflict: (409, "version_conflict"),
+    e.AlreadyRevoked: (409, "already_revoked"),
+    e.BodyTooLarge: (413, "payload_too_large"),
+    e.UnsupportedMediaType: (415, "unsupported_media_type"),
+    e.TooManyWeavers: (429, "too_many_weavers"),
+    e.ProvisionFailed: (500, "provisioner_error"),
+    e.UpstreamFailed: (502, "upstream_error"),
+    e.RateLimited: (503, "rate_limited"),
+    e.UpstreamTimeout: (504, "upstream_timeout"),
+}
 
 
-class ApiError(tornado.web.HTTPError):
-    """An error answered as `{"error": code, "message": message, **extra}` with `status`.
-
-    A tornado HTTPError underneath so tornado neither logs it as a crash nor wraps it in a 500.
-    """
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(status)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, **self.extra}
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.code}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: str
-    display_name: str
-    role: Role
-    org_ids: tuple[str, ...]
-    key_id: str | None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "system_admin"
-
-    @property
-    def is_support(self) -> bool:
-        return self.role == "support"
+def wire_error(exc: e.LocalError) -> tuple[int, dict[str, Any]]:
+    """The status and `{"error", "message", **details}` body that answer `exc`."""
+    status, code = next(WIRE[cls] for cls in type(exc).__mro__ if cls in WIRE)
+    return status, {"error": code, "message": exc.message, **exc.details}
 
 
 def error_body(status: int, exc: BaseException | None) -> tuple[int, dict[str, Any]]:
     """The JSON error for whatever ended a request; never a traceback or an HTML page."""
-    if isinstance(exc, ApiError):
-        return exc.status, exc.body()
+    if isinstance(exc, e.LocalError):
+        return wire_error(exc)
     if status >= 500:
         return status, {"error": "internal_error", "message": "An internal error occurred"}
     try:
@@ -71,6 +64,22 @@ def error_body(status: int, exc: BaseException | None) -> tuple[int, dict[str, A
     except ValueError:
         phrase = "Error"
     return status, {"error": _STATUS_CODES.get(status, "bad_request"), "message": phrase}
+
+
+class _JsonErrors(tornado.web.RequestHandler):
+    """Every error as Loom's JSON body; domain errors are answers, not crashes to log."""
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        if not isinstance(value, e.LocalError):
+            super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        status, body = error_body(status_code, kwargs.get("exc_info", (None, None, None))[1])
+        self.clear_header("Content-Disposition")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(body))
 
 
 def _state(handler: tornado.web.RequestHandler) -> LocalState:
@@ -94,7 +103,7 @@ def _authenticate(handler: tornado.web.RequestHandler, *, use_cookie: bool = Tru
 
 
 @tornado.web.stream_request_body
-class LocalHandler(tornado.web.RequestHandler):
+class LocalHandler(_JsonErrors):
     """Base of every HTTP handler: auth in `prepare`, JSON in and out, JSON errors always.
 
     Bodies are streamed in so an oversized one is refused with 413 before it is read.
@@ -129,7 +138,7 @@ class LocalHandler(tornado.web.RequestHandler):
             return
         principal = _authenticate(self)
         if principal is None and self.auth_required:
-            raise ApiError(401, "unauthorized", "Authentication required")
+            raise e.NotAuthenticated("Authentication required")
         self.principal = principal  # type: ignore[assignment]  # None only when not required
 
     def data_received(self, chunk: bytes) -> None:
@@ -144,9 +153,8 @@ class LocalHandler(tornado.web.RequestHandler):
     def _refuse_too_large(self, *args: Any, **kwargs: Any) -> None:
         raise self._payload_too_large()
 
-    def _payload_too_large(self) -> ApiError:
-        limit = self.state.config.max_body_bytes
-        return ApiError(413, "payload_too_large", f"Request body exceeds {limit} bytes")
+    def _payload_too_large(self) -> e.BodyTooLarge:
+        return e.BodyTooLarge(f"Request body exceeds {self.state.config.max_body_bytes} bytes")
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or the documented 400/413/415 error."""
@@ -154,14 +162,13 @@ class LocalHandler(tornado.web.RequestHandler):
             raise self._payload_too_large()
         ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if self._body and ctype and ctype not in _JSON_TYPES:
-            raise ApiError(415, "unsupported_media_type",
-                           "Expected Content-Type: application/json")
+            raise e.UnsupportedMediaType("Expected Content-Type: application/json")
         try:
             value = json.loads(bytes(self._body) or b"null")
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-            raise ApiError(400, "bad_request", "Request body is not valid JSON") from None
+            raise e.InvalidRequest("Request body is not valid JSON") from None
         if not isinstance(value, dict):
-            raise ApiError(400, "bad_request", "Request body must be a JSON object")
+            raise e.InvalidRequest("Request body must be a JSON object")
         return value
 
     def query_int(self, name: str, default: int, *, minimum: int = 0,
@@ -172,25 +179,16 @@ class LocalHandler(tornado.web.RequestHandler):
         try:
             value = int(raw)
         except ValueError:
-            raise ApiError(400, "bad_request", f"{name} must be an integer") from None
+            raise e.InvalidRequest(f"{name} must be an integer") from None
         # Without a maximum, still stay within SQLite's 64-bit integers (else a 500 on bind).
         if value < minimum or value > (_INT64_MAX if maximum is None else maximum):
-            raise ApiError(400, "bad_request", f"{name} out of range")
+            raise e.InvalidRequest(f"{name} out of range")
         return value
 
     def write_json(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.write(json.dumps(obj))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        status, body = error_body(status_code, exc)
-        self.clear_header("Content-Disposition")
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body))
-
 
 class NotFoundHandler(LocalHandler):
     """Unknown routes: a JSON 404, never an HTML page (real Loom may serve its SPA, §0)."""
@@ -199,10 +197,10 @@ class NotFoundHandler(LocalHandler):
 
     def prepare(self) -> None:
         super().prepare()
-        raise ApiError(404, "not_found", f"No route for {self.request.path}")
+        raise e.NotFound(f"No route for {self.request.path}")
 
 
-class LocalWebSocketHandler(tornado.websocket.WebSocketHandler):
+class LocalWebSocketHandler(tornado.websocket.WebSocketHandler, _JsonErrors):
     """Base of the WebSocket handlers: state access, handshake auth, JSON errors before upgrade."""
 
     @property
@@ -221,13 +219,11 @@ class LocalWebSocketHandler(tornado.websocket.WebSocketHandler):
         """Bearer header or `loom_session` cookie on the upgrade request, else None."""
         return _authenticate(self, use_cookie=self._same_origin())
 
-    async def get(self, *args: Any, **kwargs: Any) -> None:
+    def require_upgrade(self) -> None:
+        """A JSON 400 before tornado's plain-text one for a request that is not an upgrade."""
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
-            raise ApiError(400, "bad_request", "This route needs a WebSocket upgrade")
-        await super().get(*args, **kwargs)
+            raise e.InvalidRequest("This route needs a WebSocket upgrade")
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        status, body = error_body(status_code, kwargs.get("exc_info", (None, None, None))[1])
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body))
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        self.require_upgrade()
+        await super().get(*args, **kwargs)

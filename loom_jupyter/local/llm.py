@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from loom_jupyter.local import llm_anthropic, llm_offline, llm_openai
-from loom_jupyter.local.base import ApiError
+from loom_jupyter.local.errors import RateLimited, UpstreamFailed
 from loom_jupyter.local.llm_providers import Upstream
 from loom_jupyter.local.llm_request import LlmRequest
 
@@ -74,20 +74,16 @@ class LlmService:
         """`forwarding` when a key is configured for `provider`, else `offline`."""
         return "forwarding" if provider in self._upstreams else "offline"
 
-    def describe(self) -> list[dict[str, str]]:
-        """One entry per provider for `/health`; never contains a key or URL credentials."""
-        return [{"name": p, "status": "healthy", "mode": self.mode(p)} for p in PROVIDERS]
-
     def admit(self) -> None:
         """Count one request; in rate-limit mode every Nth gets the §5.4 503 before any stream."""
         self._requests += 1
         if self._rate_limit_every > 0 and self._requests % self._rate_limit_every == 0:
-            raise ApiError(503, "rate_limited", RATE_LIMIT_MESSAGE)
+            raise RateLimited(RATE_LIMIT_MESSAGE)
 
     async def stream(
         self, provider: str, request: LlmRequest
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Loom events ending with `completed`; failures raise `ApiError` (before or mid-stream)."""
+        """Loom events ending with `completed`; failures raise `LocalError`s (before or mid-stream)."""
         upstream = self._upstreams.get(provider)
         if upstream is None:
             async for event in llm_offline.respond(provider, request, self._offline_delay):
@@ -113,6 +109,5 @@ class LlmService:
                     return event["response"]
         finally:
             await events.aclose()
-        raise ApiError(
-            502, "upstream_error", "Invalid response: upstream stream ended before completion"
+        raise UpstreamFailed("Invalid response: upstream stream ended before completion"
         )

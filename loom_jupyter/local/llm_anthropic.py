@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from loom_jupyter.local.base import ApiError
+from loom_jupyter.local.errors import UpstreamFailed
 from loom_jupyter.local.llm_providers import (
     Reply,
     Upstream,
@@ -101,7 +101,7 @@ class _Translator:
         elif kind == "error":
             error = data.get("error") or {}
             detail = self.upstream.scrub(f"{error.get('type')}: {error.get('message')}")
-            raise ApiError(502, "upstream_error", f"API error: {detail}")
+            raise UpstreamFailed(f"API error: {detail}")
         return []
 
     def _delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -116,7 +116,7 @@ class _Translator:
 async def stream(
     client: httpx.AsyncClient, upstream: Upstream, request: LlmRequest
 ) -> AsyncIterator[dict[str, Any]]:
-    """Loom events for one request; ends with `completed` or raises `ApiError`."""
+    """Loom events for one request; ends with `completed` or raises `UpstreamFailed`."""
     headers = {
         "x-api-key": upstream.secret,
         "anthropic-version": API_VERSION,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from loom_jupyter.local.base import ApiError
+from loom_jupyter.local.errors import UpstreamFailed
 from loom_jupyter.local.llm_providers import (
     Reply,
     Upstream,
@@ -82,7 +82,7 @@ class _Translator:
                 chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
             )
             detail = self.upstream.scrub(str(error.get("message")))
-            raise ApiError(502, "upstream_error", f"API error: {detail}")
+            raise UpstreamFailed(f"API error: {detail}")
         usage = chunk.get("usage") or {}
         if usage:
             self.reply.input_tokens = usage.get("prompt_tokens")
@@ -110,7 +110,7 @@ class _Translator:
 async def stream(
     client: httpx.AsyncClient, upstream: Upstream, request: LlmRequest
 ) -> AsyncIterator[dict[str, Any]]:
-    """Loom events for one request; ends with `completed` or raises `ApiError`."""
+    """Loom events for one request; ends with `completed` or raises `UpstreamFailed`."""
     headers = {"authorization": f"Bearer {upstream.secret}", "accept": "text/event-stream"}
     response = await open_stream(
         client, upstream, "/chat/completions", headers, build_payload(request)

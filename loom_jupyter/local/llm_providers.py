@@ -1,7 +1,7 @@
 """What every upstream LLM provider shares: the reply accumulator and HTTP error translation.
 
-Errors become `ApiError`s with Loom's codes (loom-api.md §5.4): the handler renders one as
-a JSON error before the stream starts and as an SSE `error` event after it started.
+Errors are `local.errors` classes with Loom's codes (loom-api.md §5.4): the handler renders one
+as a JSON error before the stream starts and as an SSE `error` event after it started.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
-from loom_jupyter.local.base import ApiError
+from loom_jupyter.local.errors import RateLimited, UpstreamFailed, UpstreamTimeout
 
 _ERROR_TEXT_LIMIT = 300
 
@@ -105,9 +105,9 @@ def retry_after_seconds(value: str | None) -> int | None:
     return max(0, round(when.timestamp() - time.time()))
 
 
-def rate_limited(retry_after: int | None) -> ApiError:
+def rate_limited(retry_after: int | None) -> RateLimited:
     hint = f"retry after {retry_after} seconds" if retry_after is not None else "try again later"
-    return ApiError(503, "rate_limited", f"LLM rate limited; {hint}")
+    return RateLimited(f"LLM rate limited; {hint}")
 
 
 def _error_detail(raw: bytes) -> str:
@@ -136,9 +136,9 @@ async def open_stream(
     try:
         response = await client.send(request, stream=True)
     except httpx.TimeoutException:
-        raise ApiError(504, "upstream_timeout", "LLM request timed out") from None
+        raise UpstreamTimeout("LLM request timed out") from None
     except httpx.HTTPError as exc:
-        raise ApiError(502, "upstream_error", f"HTTP error: {type(exc).__name__}") from None
+        raise UpstreamFailed(f"HTTP error: {type(exc).__name__}") from None
     if response.status_code < 400:
         return response
     try:
@@ -149,26 +149,25 @@ async def open_stream(
     if response.status_code == 429:
         raise rate_limited(retry_after_seconds(response.headers.get("retry-after")))
     detail = upstream.scrub(_error_detail(raw))
-    raise ApiError(502, "upstream_error", f"API error: HTTP {response.status_code}: {detail}")
+    raise UpstreamFailed(f"API error: HTTP {response.status_code}: {detail}")
 
 
 async def sse_events(
     response: httpx.Response, upstream: Upstream
 ) -> AsyncIterator[ServerSentEvent]:
-    """Upstream SSE events; transport failures mid-stream become `ApiError`s."""
+    """Upstream SSE events; transport failures mid-stream become `UpstreamFailed`."""
     try:
         async for event in EventSource(response).aiter_sse():
             yield event
     except httpx.TimeoutException:
-        raise ApiError(504, "upstream_timeout", "Request timed out") from None
+        raise UpstreamTimeout("Request timed out") from None
     except httpx.HTTPError as exc:
         message = upstream.scrub(f"HTTP error: upstream stream broke ({type(exc).__name__})")
-        raise ApiError(502, "upstream_error", message) from None
+        raise UpstreamFailed(message) from None
 
 
-def truncated() -> ApiError:
-    return ApiError(
-        502, "upstream_error", "Invalid response: upstream stream ended before completion"
+def truncated() -> UpstreamFailed:
+    return UpstreamFailed("Invalid response: upstream stream ended before completion"
     )
 
 
@@ -176,9 +175,8 @@ def decode_json(data: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except ValueError:
-        raise ApiError(
-            502, "upstream_error", "Invalid response: upstream sent malformed JSON"
+        raise UpstreamFailed("Invalid response: upstream sent malformed JSON"
         ) from None
     if not isinstance(value, dict):
-        raise ApiError(502, "upstream_error", "Invalid response: upstream event is not an object")
+        raise UpstreamFailed("Invalid response: upstream event is not an object")
     return value

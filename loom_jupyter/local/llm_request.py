@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from loom_jupyter.local.base import ApiError
+from loom_jupyter.local.errors import InvalidRequest
 
 ROLES = ("system", "user", "assistant", "tool")
 _MAX_TOKENS_LIMIT = 2**32 - 1  # Loom's max_tokens is a u32
@@ -54,8 +54,8 @@ class LlmRequest:
         return None
 
 
-def _bad(field: str, expected: str) -> ApiError:
-    return ApiError(400, "bad_request", f"Invalid LLM request: '{field}' must be {expected}")
+def _bad(field: str, expected: str) -> InvalidRequest:
+    return InvalidRequest(f"Invalid LLM request: '{field}' must be {expected}")
 
 
 def _string(obj: dict[str, Any], key: str, where: str, *, required: bool) -> str | None:

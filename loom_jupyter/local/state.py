@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .auth import Auth
 from .config import LocalConfig
-
-if TYPE_CHECKING:
-    from .auth import Auth
-    from .llm import LlmService
-    from .store import Store
-    from .weavers import WeaverManager
+from .llm import LlmService
+from .orgs import Orgs
+from .store import Store
+from .threads import Threads
+from .weavers import WeaverManager
 
 
 @dataclass
@@ -18,18 +17,14 @@ class LocalState:
     config: LocalConfig
     store: Store
     auth: Auth
+    orgs: Orgs
+    threads: Threads
     weavers: WeaverManager
     llm: LlmService
 
     @classmethod
     async def open(cls, config: LocalConfig) -> LocalState:
         """Create the data dir, open SQLite, ensure the default org and admin key, start weavers."""
-        # Imported here so weavers.py and llm.py (other owners) can land in any order.
-        from .auth import Auth
-        from .llm import LlmService
-        from .store import Store
-        from .weavers import WeaverManager
-
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         store = Store.open(config.data_dir / "loom.sqlite3")
         try:
@@ -42,7 +37,8 @@ class LocalState:
         except BaseException:
             store.close()
             raise
-        return cls(config=config, store=store, auth=auth, weavers=weavers, llm=llm)
+        return cls(config=config, store=store, auth=auth, orgs=Orgs(auth), threads=Threads(store),
+                   weavers=weavers, llm=llm)
 
     async def close(self) -> None:
         try:

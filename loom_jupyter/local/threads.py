@@ -1,13 +1,14 @@
-"""Threads in SQLite: validation, summaries, search, and who may read or write one (§3)."""
+"""Threads: validation, summaries, search, and who may read or write one (§3)."""
 from __future__ import annotations
 
-import builtins
 import json
 import re
 from typing import Any
 
-from .base import ApiError, Principal
+from .errors import InvalidRequest, NotAllowed, NotFound, VersionConflict
+from .principal import Principal
 from .store import Store, parse_timestamp, utc_now
+from .store_threads import Reader, ThreadRows
 
 VISIBILITIES = ("organization", "private", "public", "team")
 _SUMMARY_KEYS = ("workspace_root", "git_branch", "git_remote_url", "git_initial_commit_sha",
@@ -15,8 +16,8 @@ _SUMMARY_KEYS = ("workspace_root", "git_branch", "git_remote_url", "git_initial_
 _SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
-def _bad(message: str) -> ApiError:
-    return ApiError(400, "bad_request", message)
+def _bad(message: str) -> InvalidRequest:
+    return InvalidRequest(message)
 
 
 def validate(body: dict[str, Any], path_id: str) -> dict[str, Any]:
@@ -88,63 +89,81 @@ def _score(data: dict[str, Any], text: str, query: str) -> float:
     return float(sum(text.count(w) + (2 if w in title else 0) for w in words))
 
 
-class ThreadStore:
+def _reader(p: Principal) -> Reader:
+    return Reader(p.user_id, sees_private=p.sees_everything)
+
+
+def _require_writer(p: Principal, row: Any) -> None:
+    """Support only reads; a live thread is changed by its owner or a system admin."""
+    if p.is_support:
+        raise NotAllowed("Support access is read-only")
+    if row is not None and row["deleted_at"] is None and not (
+            p.is_admin or row["owner_user_id"] == p.user_id):
+        raise NotAllowed("Only the thread's owner may change it")
+
+
+def _stamped(data: dict[str, Any], existing: Any) -> dict[str, Any]:
+    """`data` as sent (PUT does not bump `version`, §3.2), with `updated_at` and defaults;
+    `existing` is the live row it replaces (its `created_at` is kept), if any."""
+    now = utc_now()
+    data = {**data, "updated_at": now}
+    if existing is not None:
+        data.setdefault("created_at", json.loads(existing["data"]).get("created_at", now))
+    data.setdefault("created_at", now)
+    data.setdefault("last_activity_at", now)
+    data.setdefault("visibility", "organization")
+    return data
+
+
+class Threads:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.rows = ThreadRows(store)
 
-    _VISIBLE = "deleted_at IS NULL AND (? OR owner_user_id = ? OR visibility != 'private')"
-
-    def _visible(self, p: Principal) -> tuple[str, list[Any]]:
-        return self._VISIBLE, [p.is_admin or p.is_support, p.user_id]
-
-    def row(self, thread_id: str) -> Any:
-        return self.store.one("SELECT * FROM threads WHERE id = ?", (thread_id,))
-
-    def list(self, p: Principal, limit: int, offset: int,
+    def page(self, p: Principal, limit: int, offset: int,
              workspace: str | None) -> tuple[list[dict[str, Any]], int]:
-        where, params = self._visible(p)
-        if workspace:
-            where, params = where + " AND workspace_root = ?", params + [workspace]
-        total = self.store.one(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
-        rows = self.store.all(f"SELECT data FROM threads WHERE {where} ORDER BY activity_ts DESC,"
-                              " id LIMIT ? OFFSET ?", params + [limit, offset])
-        return [summary(json.loads(r["data"])) for r in rows], int(total["n"]) if total else 0
+        found, total = self.rows.page(_reader(p), limit, offset, workspace)
+        return [summary(data) for data in found], total
 
     def search(self, p: Principal, query: str, limit: int, offset: int,
-               workspace: str | None) -> builtins.list[dict[str, Any]]:
-        where, params = self._visible(p)
-        if workspace:
-            where, params = where + " AND workspace_root = ?", params + [workspace]
+               workspace: str | None) -> list[dict[str, Any]]:
         query = query.lower().strip()
+        if not query:
+            raise InvalidRequest("Empty search query")
         hits = []
-        for r in self.store.all(f"SELECT data, search_text, activity_ts FROM threads WHERE {where}",
-                                params):
+        for r in self.rows.searchable(_reader(p), workspace):
             data = json.loads(r["data"])
             if (score := _score(data, r["search_text"], query)) > 0:
                 hits.append((score, r["activity_ts"], {**summary(data), "score": score}))
         hits.sort(key=lambda h: (-h[0], -h[1], h[2]["id"]))
         return [h[2] for h in hits[offset:offset + limit]]
 
-    def save(self, data: dict[str, Any], owner_user_id: str, existing: Any) -> dict[str, Any]:
-        """Store `data` as sent (PUT does not bump `version`, §3.2), stamping `updated_at`."""
-        now = utc_now()
-        data = {**data, "updated_at": now}
-        if existing is not None and existing["deleted_at"] is None:
-            data.setdefault("created_at", json.loads(existing["data"]).get("created_at", now))
-        data.setdefault("created_at", now)
-        data.setdefault("last_activity_at", now)
-        data.setdefault("visibility", "organization")
-        self.store.execute(
-            "INSERT INTO threads (id, version, owner_user_id, visibility, workspace_root,"
-            " activity_ts, search_text, data, deleted_at) VALUES (?,?,?,?,?,?,?,?,NULL)"
-            " ON CONFLICT(id) DO UPDATE SET version=excluded.version,"
-            " owner_user_id=excluded.owner_user_id, visibility=excluded.visibility,"
-            " workspace_root=excluded.workspace_root, activity_ts=excluded.activity_ts,"
-            " search_text=excluded.search_text, data=excluded.data, deleted_at=NULL",
-            (data["id"], data["version"], owner_user_id, data["visibility"],
-             data.get("workspace_root"), parse_timestamp(data["last_activity_at"]),
-             _search_text(data), json.dumps(data)))
-        return data
+    def _visible_row(self, p: Principal, thread_id: str) -> Any:
+        row = self.rows.visible(_reader(p), thread_id)
+        if row is None:
+            raise NotFound(f"Thread not found: {thread_id}")
+        return row
 
-    def soft_delete(self, thread_id: str) -> None:
-        self.store.execute("UPDATE threads SET deleted_at = ? WHERE id = ?", (utc_now(), thread_id))
+    def get(self, p: Principal, thread_id: str) -> dict[str, Any]:
+        return dict(json.loads(self._visible_row(p, thread_id)["data"]))
+
+    def put(self, p: Principal, thread_id: str, body: dict[str, Any],
+            expected: int | None) -> dict[str, Any]:
+        """Create or replace; `expected` (from `If-Match`) guards against lost updates."""
+        data = validate(body, thread_id)
+        with self.store.transaction():
+            row = self.rows.row(thread_id)
+            _require_writer(p, row)
+            live = row if row is not None and row["deleted_at"] is None else None
+            if live is not None and expected is not None and live["version"] != expected:
+                raise VersionConflict(
+                    f"Version conflict: expected {live['version']}, got {expected}",
+                    server_version=live["version"], client_version=expected)
+            saved = _stamped(data, live)
+            owner = p.user_id if live is None else live["owner_user_id"]
+            self.rows.upsert(saved, owner, _search_text(saved))
+        return saved
+
+    def delete(self, p: Principal, thread_id: str) -> None:
+        _require_writer(p, self._visible_row(p, thread_id))
+        self.rows.soft_delete(thread_id)

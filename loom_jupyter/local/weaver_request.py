@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .base import ApiError
+from .errors import InvalidLifetime, InvalidRequest
 
 MAX_LIFETIME_HOURS = 48
 DEFAULT_LIFETIME_HOURS = 24  # the public docs' default (a); real servers default to 4 (§10.12)
@@ -38,8 +38,8 @@ class WeaverSpec:
         return None if self.memory_limit is None else int(quantity(self.memory_limit))
 
 
-def _bad(message: str) -> ApiError:
-    return ApiError(400, "bad_request", message)
+def _bad(message: str) -> InvalidRequest:
+    return InvalidRequest(message)
 
 
 def quantity(text: str) -> Decimal:
@@ -100,11 +100,10 @@ def _lifetime(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise _bad("lifetime_hours must be an integer")
     if value > MAX_LIFETIME_HOURS:
-        raise ApiError(400, "invalid_lifetime",
-                       f"{value} hours exceeds max {MAX_LIFETIME_HOURS} hours")
+        raise InvalidLifetime(f"{value} hours exceeds max {MAX_LIFETIME_HOURS} hours")
     if value < 1:
-        raise ApiError(400, "invalid_lifetime",
-                       f"lifetime_hours must be between 1 and {MAX_LIFETIME_HOURS}, got {value}")
+        raise InvalidLifetime(
+            f"lifetime_hours must be between 1 and {MAX_LIFETIME_HOURS}, got {value}")
     return value
 
 

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import time
@@ -19,25 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import ApiError
+from ..client.models.ids import uuid7
 from .config import LocalConfig
+from .errors import InvalidRequest, NotAllowed, ProvisionFailed, TooManyWeavers, WeaverNotFound
+from .principal import Principal
 from .store import Store, parse_timestamp, utc_now
+from .store_weavers import WeaverRows
 from .weaver_logs import LogRing
 from .weaver_process import Launch, PtyProcess
 from .weaver_request import WeaverSpec
 
 log = logging.getLogger("loom_jupyter.local")
-ACTIVE = ("pending", "running")
-LIVE = ("pending", "running", "terminating")
+# Loom's weaver statuses (loom-api.md §4.1), kept here ON PURPOSE instead of imported from the
+# client's vocabulary (client/models/weavers.py): this server is the check on the client, so a
+# change on the client's side must not silently change what the server answers.
+STATUSES = ("pending", "running", "succeeded", "failed", "terminating")
+ACTIVE = ("pending", "running")  # count against max_weavers
+LIVE = ("pending", "running", "terminating")  # a process may still exist
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
-
-
-def uuid7() -> str:
-    """A time-ordered UUIDv7, Loom's weaver id format (§4.1)."""
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
 
 
 def default_shell() -> list[str]:
@@ -51,6 +49,21 @@ def _exit_reason(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
+
+
+def parse_tag_filters(values: list[str]) -> list[tuple[str, str]]:
+    """`?tag=k:v` values, split at the first `:` as Loom does (§4.3).
+
+    Loom's server rule, kept apart from the client's stricter parser (client/models/tags.py)
+    on purpose: this server must accept whatever Loom accepts.
+    """
+    filters = []
+    for value in values:
+        key, sep, wanted = value.partition(":")
+        if not sep or not key:
+            raise InvalidRequest(f"tag filter {value[:64]!r} is not key:value")
+        filters.append((key, wanted))
+    return filters
 
 
 @dataclass
@@ -69,6 +82,17 @@ class Weaver:
     def age_hours(self, hour_seconds: float) -> float:
         return max(0.0, (time.time() - parse_timestamp(self.created_at)) / hour_seconds)
 
+    def readable_by(self, p: Principal) -> bool:
+        """Owners, support and system admins see a weaver; nobody else (§9)."""
+        return p.sees_everything or self.owner_user_id == p.user_id
+
+    def writable_by(self, p: Principal) -> bool:
+        """Owners and system admins change a weaver or type into it; support only watches (§9)."""
+        return p.is_admin or self.owner_user_id == p.user_id
+
+    def has_tags(self, filters: list[tuple[str, str]]) -> bool:
+        return all(self.data["tags"].get(k) == v for k, v in filters)
+
     def to_json(self, hour_seconds: float) -> dict[str, Any]:
         out = {"id": self.id, "pod_name": f"weaver-{self.id}", "status": self.status,
                "created_at": self.created_at, "image": self.data["image"],
@@ -85,7 +109,7 @@ class WeaverManager:
 
     def __init__(self, config: LocalConfig, store: Store) -> None:
         self.config = config
-        self.store = store
+        self.rows = WeaverRows(store)
         self.dir = config.data_dir / "weavers"
         self._weavers: dict[str, Weaver] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -95,7 +119,7 @@ class WeaverManager:
     async def start(self) -> None:
         """Load the records; a weaver whose process died with an earlier server is `failed`."""
         self.dir.mkdir(mode=0o700, exist_ok=True)
-        for row in self.store.all("SELECT * FROM weavers WHERE deleted_at IS NULL"):
+        for row in self.rows.undeleted():
             data = json.loads(row["data"])
             status = row["status"]
             if status in LIVE:
@@ -131,11 +155,21 @@ class WeaverManager:
         try:
             uuid.UUID(weaver_id)
         except ValueError:
-            raise ApiError(400, "bad_request", f"invalid id: {weaver_id[:64]!r}") from None
+            raise InvalidRequest(f"invalid id: {weaver_id[:64]!r}") from None
         weaver = self._weavers.get(weaver_id.lower())
         if weaver is None:
-            raise ApiError(404, "weaver_not_found", f"Weaver not found: {weaver_id}")
+            raise WeaverNotFound(f"Weaver not found: {weaver_id}")
         return weaver
+
+    def readable(self, p: Principal, weaver_id: str) -> Weaver:
+        weaver = self.get(weaver_id)
+        if not weaver.readable_by(p):
+            raise NotAllowed("Not allowed to access this weaver")
+        return weaver
+
+    def visible(self, p: Principal, filters: list[tuple[str, str]]) -> list[Weaver]:
+        """The weavers `p` may see that carry every `(key, value)` tag, oldest first (§4.3)."""
+        return [w for w in self.all() if w.readable_by(p) and w.has_tags(filters)]
 
     def all(self) -> list[Weaver]:
         return sorted(self._weavers.values(), key=lambda w: w.created_at)
@@ -154,8 +188,7 @@ class WeaverManager:
         """Start the process and return once it runs (or has already ended), like Loom (§4.2)."""
         active = sum(w.status in ACTIVE for w in self._weavers.values())
         if active >= self.config.max_weavers:
-            raise ApiError(429, "too_many_weavers",
-                           f"{active} weavers running (max: {self.config.max_weavers})")
+            raise TooManyWeavers(f"{active} weavers running (max: {self.config.max_weavers})")
         weaver_id = uuid7()
         home = self.dir / weaver_id
         home.mkdir(mode=0o700)
@@ -163,7 +196,7 @@ class WeaverManager:
             launch = self._launch(spec, weaver_id, home)
         except ValueError as exc:
             shutil.rmtree(home, ignore_errors=True)
-            raise ApiError(400, "bad_request", str(exc)) from None
+            raise InvalidRequest(str(exc)) from None
         weaver = Weaver(weaver_id, owner_user_id, spec.org_id, "pending", utc_now(),
                         _record(spec), LogRing(self._log_path(weaver_id)))
         self._weavers[weaver_id] = weaver
@@ -174,12 +207,18 @@ class WeaverManager:
         except OSError as exc:
             reason = f"cannot start {launch.argv[0]}: {exc.strerror or exc}"
             self._finish(weaver, "failed", reason)
-            raise ApiError(500, "provisioner_error",
-                           f"Weaver {weaver_id} failed: {reason}") from None
+            raise ProvisionFailed(f"Weaver {weaver_id} failed: {reason}") from None
         weaver.process, weaver.status = process, "running"
         self._save(weaver)
         weaver.task = asyncio.ensure_future(self._supervise(weaver))
         return weaver
+
+    def delete_for(self, p: Principal, weaver_id: str) -> None:
+        """Delete on behalf of `p`: the owner or a system admin (§4.4)."""
+        weaver = self.readable(p, weaver_id)
+        if not weaver.writable_by(p):
+            raise NotAllowed("Only the owner or a system admin may delete a weaver")
+        self.delete(weaver)
 
     def delete(self, weaver: Weaver) -> None:
         """Stop the process (grace period, then SIGKILL); the weaver disappears when it ends."""
@@ -195,6 +234,12 @@ class WeaverManager:
         weaver.process.terminate()
         asyncio.get_running_loop().call_later(self.config.weaver_grace_seconds,
                                               weaver.process.kill)
+
+    @staticmethod
+    def require_cleaner(p: Principal) -> None:
+        """Only system admins clean up (§4.5)."""
+        if not p.is_admin:
+            raise NotAllowed("System admin access required for cleanup operations")
 
     def cleanup(self, dry_run: bool) -> list[str]:
         """Delete (or list) every expired weaver; returns their ids (§4.5)."""
@@ -240,20 +285,15 @@ class WeaverManager:
 
     def _forget(self, weaver: Weaver) -> None:
         self._weavers.pop(weaver.id, None)
-        self.store.execute("UPDATE weavers SET deleted_at = ?, status = ? WHERE id = ?",
-                           (utc_now(), "deleted", weaver.id))
+        self.rows.mark_deleted(weaver.id)
         if not weaver.ring.closed:
             weaver.ring.close()
         shutil.rmtree(self.dir / weaver.id, ignore_errors=True)
         self._log_path(weaver.id).unlink(missing_ok=True)
 
     def _save(self, weaver: Weaver) -> None:
-        self.store.execute(
-            "INSERT INTO weavers (id, owner_user_id, org_id, status, created_at, data) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
-            "data = excluded.data",
-            (weaver.id, weaver.owner_user_id, weaver.org_id, weaver.status, weaver.created_at,
-             json.dumps(weaver.data)))
+        self.rows.save(weaver.id, weaver.owner_user_id, weaver.org_id, weaver.status,
+                       weaver.created_at, weaver.data)
 
     def _log_path(self, weaver_id: str) -> Path:
         return self.dir / f"{weaver_id}.log"

@@ -63,12 +63,13 @@ def key_value(text: str) -> tuple[str, str]:
 
 
 def tag_pair(text: str) -> tuple[str, str]:
-    """`k:v` (Loom's tag filter syntax; `k=v` is accepted too) -> (k, v)."""
-    sep = ":" if ":" in text else "="
-    key, found, value = text.partition(sep)
-    if not found or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY:VALUE, got {text!r}")
-    return key, value
+    """`k:v` -> (k, v), by the SDK's one tag rule (client/models/tags.py)."""
+    from loom_jupyter.client.models.tags import parse_tag_filter  # not at %load_ext: it is slow
+
+    try:
+        return parse_tag_filter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _whole(text: str, minimum: int) -> int:

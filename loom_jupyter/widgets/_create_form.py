@@ -10,6 +10,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from loom_jupyter.client import LoomValidationError
+from loom_jupyter.client.models.tags import parse_tag_filters
 
 __all__ = ["CreateForm", "parse_env", "parse_tags"]
 
@@ -22,16 +23,11 @@ def _invalid(field: str, message: str) -> LoomValidationError:
 
 
 def parse_tags(text: str) -> dict[str, str]:
-    """``"project:x, team:y"`` -> dict; every item needs a non-empty key and a ``:``."""
-    tags: dict[str, str] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        key, sep, value = item.partition(":")
-        if not sep or not key.strip():
-            raise _invalid("tags", f"{item!r} must look like key:value.")
-        tags[key.strip()] = value.strip()
-    return tags
+    """``"project:x, team:y"`` -> dict, by the SDK's one tag rule (``client/models/tags.py``)."""
+    try:
+        return parse_tag_filters(text)
+    except ValueError as exc:
+        raise _invalid("tags", str(exc)) from None
 
 
 def parse_env(text: str) -> dict[str, str]:

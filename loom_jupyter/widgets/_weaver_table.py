@@ -9,14 +9,16 @@ from datetime import datetime, timezone
 from typing import Any
 from collections.abc import Iterable, Mapping
 
-__all__ = ["STATUS_COLOURS", "WeaverTable", "parse_tag_filter", "short_id", "status_badge"]
+from loom_jupyter.client.models.weavers import FAILED, PENDING, RUNNING, SUCCEEDED, TERMINATING
+
+__all__ = ["STATUS_COLOURS", "WeaverTable", "short_id", "status_badge"]
 
 STATUS_COLOURS = {
-    "pending": "#b7791f",
-    "running": "#2f855a",
-    "succeeded": "#2b6cb0",
-    "failed": "#c53030",
-    "terminating": "#718096",
+    PENDING: "#b7791f",
+    RUNNING: "#2f855a",
+    SUCCEEDED: "#2b6cb0",
+    FAILED: "#c53030",
+    TERMINATING: "#718096",
 }
 _UNKNOWN_COLOUR = "#4a5568"
 _COLUMNS = ("id", "image", "status", "tags", "age / lifetime", "owner")
@@ -36,18 +38,8 @@ def status_badge(status: str) -> str:
     )
 
 
-def parse_tag_filter(text: str) -> dict[str, str]:
-    """``"a:b, c:d"`` -> ``{"a": "b", "c": "d"}``; an item without ``:`` matches the key only."""
-    tags: dict[str, str] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if item:
-            key, _, value = item.partition(":")
-            tags[key.strip()] = value.strip()
-    return tags
-
-
 def _tags_match(weaver_tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(k in weaver_tags and (not v or weaver_tags[k] == v) for k, v in wanted.items())
+    return all(weaver_tags.get(k) == v for k, v in wanted.items())
 
 
 def _age_hours(weaver: Any) -> float:

@@ -12,10 +12,12 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from loom_jupyter.client import Loom, LoomError, LoomValidationError
+from loom_jupyter.client.models.tags import parse_tag_filters
+from loom_jupyter.client.models.weavers import KNOWN_STATUSES, RUNNING
 
 from ._create_form import CreateForm
 from ._poll import Poller, close_tree, start_daemon
-from ._weaver_table import STATUS_COLOURS, WeaverTable, parse_tag_filter, short_id
+from ._weaver_table import WeaverTable, short_id
 
 __all__ = ["WeaverDashboard"]
 
@@ -49,6 +51,7 @@ class WeaverDashboard(w.VBox):
         self._closed = False
         self.create_timeout = create_timeout
         self.message = ""
+        self._tags: dict[str, str] = {}  # the tag filter box, parsed
         self.last_created: str | None = None
         self._build_widgets(page_size)
         self._poller = Poller(self.refresh, interval=interval, idle_interval=idle_interval,
@@ -58,7 +61,7 @@ class WeaverDashboard(w.VBox):
 
     # -- layout -------------------------------------------------------------------------
     def _build_widgets(self, page_size: int) -> None:
-        statuses = [("all", ""), *((s, s) for s in STATUS_COLOURS)]
+        statuses = [("all", ""), *((s, s) for s in KNOWN_STATUSES)]
         self.status_filter = w.Dropdown(options=statuses, value="", description="status")
         self.tag_filter = w.Text(description="tags", placeholder="project:x, team:y")
         self.page_size = w.Dropdown(options=[25, 50, 100, 250, 500], value=page_size,
@@ -122,7 +125,7 @@ class WeaverDashboard(w.VBox):
 
     def _render(self) -> None:
         with self._lock:
-            rows = self._table.select(self.status_filter.value, parse_tag_filter(self.tag_filter.value))
+            rows = self._table.select(self.status_filter.value, self._tags)
             size = self.page_size.value
             self._page = max(0, min(self._page, math.ceil(len(rows) / size) - 1))
             visible = rows[self._page * size:(self._page + 1) * size]
@@ -145,7 +148,19 @@ class WeaverDashboard(w.VBox):
 
     def _refilter(self) -> None:
         self._page = 0
+        self._tags = self._read_tags(self.tag_filter.value) or {}  # not valid yet: no tag filter
         self._render()
+
+    def _read_tags(self, text: str) -> dict[str, str] | None:
+        """Tags typed as ``k:v, k2:v2`` by the SDK's one rule; None after saying why not."""
+        try:
+            tags = parse_tag_filters(text)
+        except ValueError as exc:
+            self._invalid(LoomValidationError("tags", str(exc)))
+            return None
+        if self.message.startswith("Invalid tags:"):  # fixed: the complaint goes
+            self._say("", "info")
+        return tags
 
     def _turn(self, step: int) -> None:
         self._page += step
@@ -202,7 +217,9 @@ class WeaverDashboard(w.VBox):
     def request_bulk_delete(self, tag: str | None = None) -> None:
         """Ask for confirmation before deleting every weaver carrying the tag(s)."""
         text = self.bulk_tag.value if tag is None else tag
-        tags = parse_tag_filter(text)
+        tags = self._read_tags(text)
+        if tags is None:
+            return
         if not tags:
             self._say("Give a tag to delete by, e.g. project:x.", "error")
             return
@@ -250,10 +267,10 @@ class WeaverDashboard(w.VBox):
     def _create_job(self, kwargs: dict[str, Any]) -> None:
         weaver = self._client.weavers.create(**kwargs)
         self._poller.trigger()
-        if weaver.status != "running":
+        if weaver.status != RUNNING:
             self._say(f"Weaver {short_id(weaver.id)} is {weaver.status}; waiting until running…", "info")
             weaver = self._client.weavers.wait(
-                weaver.id, until="running", timeout=self.create_timeout,
+                weaver.id, until=RUNNING, timeout=self.create_timeout,
                 on_status=lambda v: self._say(f"Weaver {short_id(v.id)} is {v.status}…", "info"))
         self.last_created = weaver.id
         self._say(f"Weaver {weaver.id} is {weaver.status}.", "ok")

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from loom_jupyter.local.base import wire_error
 from loom_jupyter.local.config import LocalConfig
 from loom_jupyter.local.llm import LlmService
 from loom_jupyter.local.llm_offline import reply_text, requested_tool_call
@@ -37,10 +38,10 @@ def test_retry_after_http_date_in_the_future():
 
 
 def test_rate_limited_message_carries_the_hint():
-    assert rate_limited(7).body() == {
+    assert wire_error(rate_limited(7)) == (503, {
         "error": "rate_limited",
         "message": "LLM rate limited; retry after 7 seconds",
-    }
+    })
     assert rate_limited(None).message == "LLM rate limited; try again later"
 
 
@@ -48,10 +49,10 @@ def test_key_is_not_in_reprs_or_health(tmp_path):
     env = {"ANTHROPIC_API_KEY": SECRET, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
     service = LlmService(LocalConfig(data_dir=tmp_path), env)
     upstream = Upstream(base_url="http://x", secret=SECRET)
-    for text in (repr(service), repr(upstream), str(service.describe())):
+    for text in (repr(service), repr(upstream)):
         assert SECRET not in text
     assert upstream.scrub(f"bad key {SECRET}!") == "bad key ***!"
-    modes = {entry["name"]: entry["mode"] for entry in service.describe()}
+    modes = {name: service.mode(name) for name in ("anthropic", "openai", "vertex")}
     assert modes == {"anthropic": "forwarding", "openai": "offline", "vertex": "offline"}
 
 

@@ -10,10 +10,15 @@ from pydantic import Field, model_validator
 from .._repr import fields_table
 from .common import ModelList, RequestModel, ResponseModel
 
-KNOWN_STATUSES = ("pending", "running", "succeeded", "failed", "terminating")
+# The weaver status vocabulary (loom-api.md §4.1), the only list of it outside `local/`.
+PENDING, RUNNING, SUCCEEDED, FAILED, TERMINATING = (
+    "pending", "running", "succeeded", "failed", "terminating")
+KNOWN_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, TERMINATING)  # a newer Loom may add more
+ACTIVE_STATUSES = frozenset({PENDING, RUNNING})  # on its way to run, or running
+LIVE_STATUSES = ACTIVE_STATUSES | {TERMINATING}  # its pod (process) may still produce output
+FINAL_STATUSES = frozenset({SUCCEEDED, FAILED})  # ended by itself; it will never run again
 # Set by `weavers.create` so a create whose answer was lost can be found instead of repeated.
 REQUEST_ID_TAG = "loom-jupyter-request-id"
-FINAL_STATUSES = frozenset({"succeeded", "failed"})
 
 
 class Weaver(ResponseModel):
@@ -21,7 +26,7 @@ class Weaver(ResponseModel):
 
     id: str
     pod_name: str | None = None
-    status: str = "pending"
+    status: str = PENDING
     created_at: datetime
     image: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

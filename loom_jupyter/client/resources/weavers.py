@@ -17,9 +17,11 @@ from .._errors import (
     RateLimitError,
 )
 from .._retry import RetryPolicy, backoff, request
+from ..models.tags import format_tag_filter, parse_tag_filter
 from ..models.weavers import (
     FINAL_STATUSES,
     REQUEST_ID_TAG,
+    RUNNING,
     CleanupResult,
     CreateWeaverRequest,
     Weaver,
@@ -42,7 +44,7 @@ def _weaver_list(data: Any) -> WeaverList:
 
 def _matches(weaver: Weaver, filters: list[str]) -> bool:
     return all((weaver.request_id if k == REQUEST_ID_TAG else weaver.tags.get(k)) == v
-               for k, _, v in (f.partition(":") for f in filters))
+               for k, v in map(parse_tag_filter, filters))
 
 
 def list_flow(filters: list[str], policy: RetryPolicy) -> Flow[WeaverList]:
@@ -87,7 +89,7 @@ def create_flow(body: dict[str, Any], org_id: str | None, policy: RetryPolicy) -
             if ambiguous is None or attempt == policy.max_attempts:
                 raise
             if ambiguous:
-                existing = yield from list_flow([f"{REQUEST_ID_TAG}:{request_id}"], policy)
+                existing = yield from list_flow([format_tag_filter(REQUEST_ID_TAG, request_id)], policy)
                 if existing:
                     return existing[0]
         yield Sleep(next(delays))
@@ -150,7 +152,7 @@ class Weavers(Resource):
         return self._client._run(delete(path, self._policy))  # type: ignore[no-any-return]
 
     def wait(
-        self, id: str, until: str = "running", timeout: float = 120.0,
+        self, id: str, until: str = RUNNING, timeout: float = 120.0,
         on_status: Callable[[Weaver], Any] | None = None,
     ) -> Result[Weaver]:
         """Poll until the weaver reaches `until`; `on_status(weaver)` is called after every poll."""

@@ -4,16 +4,11 @@ from __future__ import annotations
 from ..auth import SESSION_SECONDS
 from ..base import SESSION_COOKIE, LocalHandler
 from ..openapi import errors, json_response, obj
-from ..store import utc_now
 
 
 class MeHandler(LocalHandler):
     def get(self) -> None:
-        p = self.principal
-        row = self.state.store.one("SELECT created_at FROM users WHERE id = ?", (p.user_id,))
-        self.write_json({"id": p.user_id, "display_name": p.display_name,
-                         "global_roles": [] if p.role == "user" else [p.role],
-                         "created_at": row["created_at"] if row else utc_now()})
+        self.write_json(self.state.auth.me(self.principal))
 
 
 class WsTokenHandler(LocalHandler):

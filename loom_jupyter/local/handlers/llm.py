@@ -10,12 +10,14 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
-from loom_jupyter.local.base import ApiError, LocalHandler
+from loom_jupyter.local.base import LocalHandler
+from loom_jupyter.local.errors import LocalError, UpstreamFailed
+from loom_jupyter.local.llm import PROVIDERS
 from loom_jupyter.local.llm_request import LlmRequest, parse_llm_request
 from loom_jupyter.local.openapi import SSE_EVENT
 
 log = logging.getLogger(__name__)
-_PROVIDER = r"(anthropic|openai|vertex)"
+_PROVIDER = "(" + "|".join(PROVIDERS) + ")"
 
 
 class _LlmHandler(LocalHandler):
@@ -36,8 +38,7 @@ class LlmStreamHandler(_LlmHandler):
         try:
             first = await events.__anext__()
         except StopAsyncIteration:
-            raise ApiError(
-                502, "upstream_error", "Invalid response: empty upstream stream"
+            raise UpstreamFailed("Invalid response: empty upstream stream"
             ) from None
         except BaseException:
             await events.aclose()
@@ -65,7 +66,7 @@ class LlmStreamHandler(_LlmHandler):
             await self._send(first)
             async for event in events:
                 await self._send(event)
-        except ApiError as exc:
+        except LocalError as exc:
             await self._send_quietly({"type": "error", "message": exc.message})
         except StreamClosedError:
             return
@@ -189,7 +190,7 @@ def _operation(summary: str, ok: dict[str, Any]) -> dict[str, Any]:
                     "name": "provider",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "enum": ["anthropic", "openai", "vertex"]},
+                    "schema": {"type": "string", "enum": list(PROVIDERS)},
                 }
             ],
             "requestBody": {

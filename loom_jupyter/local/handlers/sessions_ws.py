@@ -12,7 +12,8 @@ from typing import Any
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.websocket import WebSocketClosedError
 
-from ..base import LocalWebSocketHandler, Principal
+from ..base import LocalWebSocketHandler
+from ..principal import Principal
 from ..openapi import errors, path_param
 
 CLOSE_TIMEOUT, CLOSE_INVALID_TOKEN, CLOSE_BAD_MESSAGE = 4001, 4002, 4006

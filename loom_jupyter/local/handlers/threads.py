@@ -4,12 +4,11 @@ Support is read-only; a private thread is visible to its owner, support and admi
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..base import ApiError, LocalHandler
+from ..base import LocalHandler
 from ..openapi import errors, json_body, json_response, obj, path_param, query_param
-from ..threads import ThreadStore, validate
+from ..threads import VISIBILITIES, Threads
 
 
 def _if_match(header: str | None) -> int | None:
@@ -19,43 +18,24 @@ def _if_match(header: str | None) -> int | None:
 
 class _ThreadsBase(LocalHandler):
     @property
-    def threads(self) -> ThreadStore:
-        return ThreadStore(self.state.store)
+    def threads(self) -> Threads:
+        return self.state.threads
 
     def paging(self) -> tuple[int, int, str | None]:
         return (self.query_int("limit", 50, maximum=1000), self.query_int("offset", 0),
                 self.get_query_argument("workspace", None) or None)
 
-    def readable_row(self, thread_id: str) -> Any:
-        row = self.threads.row(thread_id)
-        p = self.principal
-        if row is None or row["deleted_at"] is not None or not (
-                p.is_admin or p.is_support or row["owner_user_id"] == p.user_id
-                or row["visibility"] != "private"):
-            raise ApiError(404, "not_found", f"Thread not found: {thread_id}")
-        return row
-
-    def require_writer(self, row: Any) -> None:
-        p = self.principal
-        if p.is_support:
-            raise ApiError(403, "forbidden", "Support access is read-only")
-        if row is not None and row["deleted_at"] is None and not (
-                p.is_admin or row["owner_user_id"] == p.user_id):
-            raise ApiError(403, "forbidden", "Only the thread's owner may change it")
-
 
 class ThreadListHandler(_ThreadsBase):
     def get(self) -> None:
         limit, offset, workspace = self.paging()
-        threads, total = self.threads.list(self.principal, limit, offset, workspace)
+        threads, total = self.threads.page(self.principal, limit, offset, workspace)
         self.write_json({"threads": threads, "total": total, "limit": limit, "offset": offset})
 
 
 class ThreadSearchHandler(_ThreadsBase):
     def get(self) -> None:
-        query = self.get_query_argument("q", "").strip()
-        if not query:
-            raise ApiError(400, "bad_request", "Empty search query")
+        query = self.get_query_argument("q", "")
         limit, offset, workspace = self.paging()
         hits = self.threads.search(self.principal, query, limit, offset, workspace)
         self.write_json({"hits": hits, "limit": limit, "offset": offset})
@@ -63,28 +43,14 @@ class ThreadSearchHandler(_ThreadsBase):
 
 class ThreadHandler(_ThreadsBase):
     def get(self, thread_id: str) -> None:
-        self.write_json(json.loads(self.readable_row(thread_id)["data"]))
+        self.write_json(self.threads.get(self.principal, thread_id))
 
     def put(self, thread_id: str) -> None:
-        data = validate(self.json_body(), thread_id)
         expected = _if_match(self.request.headers.get("If-Match"))
-        store = self.state.store
-        with store.transaction():
-            row = self.threads.row(thread_id)
-            self.require_writer(row)
-            live = row is not None and row["deleted_at"] is None
-            if live and expected is not None and row["version"] != expected:
-                raise ApiError(409, "version_conflict",
-                               f"Version conflict: expected {row['version']}, got {expected}",
-                               server_version=row["version"], client_version=expected)
-            owner = row["owner_user_id"] if live else self.principal.user_id
-            saved = self.threads.save(data, owner, row)
-        self.write_json(saved)
+        self.write_json(self.threads.put(self.principal, thread_id, self.json_body(), expected))
 
     def delete(self, thread_id: str) -> None:
-        row = self.readable_row(thread_id)
-        self.require_writer(row)
-        self.threads.soft_delete(thread_id)
+        self.threads.delete(self.principal, thread_id)
         self.set_status(204)
 
 
@@ -101,7 +67,7 @@ _SUMMARY_PROPS: dict[str, Any] = {
     "git_remote_url": _STR, "git_initial_commit_sha": _STR, "git_current_commit_sha": _STR,
     "provider": _STR, "model": _STR, "tags": {"type": "array", "items": _STR},
     "message_count": _INT, "is_pinned": {"type": "boolean"},
-    "visibility": {"type": "string", "enum": ["organization", "private", "public", "team"]},
+    "visibility": {"type": "string", "enum": list(VISIBILITIES)},
 }
 _SUMMARY_REQUIRED = ["id", "version", "created_at", "updated_at", "last_activity_at",
                      "message_count", "is_pinned", "visibility"]

@@ -11,40 +11,16 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
-from ..base import ApiError, LocalHandler, LocalWebSocketHandler, Principal
+from ..base import LocalHandler, LocalWebSocketHandler
+from ..errors import InvalidRequest, NotAuthenticated
 from ..openapi import SSE_EVENT, errors, json_body, json_response, obj, path_param, query_param
 from ..weaver_request import parse_create
-from ..weavers import Weaver, WeaverManager
+from ..weavers import STATUSES, Weaver, WeaverManager, parse_tag_filters
 
 READ_ONLY_NOTICE = "\r\n*** Read-only access: You can view output but cannot send input ***\r\n"
 FRAME_BYTES = 4096  # Loom sends terminal output in binary frames of at most 4 KiB (§4.7)
 EVENT_LINES = 512
 DEFAULT_TAIL = 256  # the server code's defaults: tail=256, timestamps=true (§4.6)
-
-
-def can_read(principal: Principal, weaver: Weaver) -> bool:
-    return principal.is_admin or principal.is_support or weaver.owner_user_id == principal.user_id
-
-
-def can_write(principal: Principal, weaver: Weaver) -> bool:
-    return principal.is_admin or weaver.owner_user_id == principal.user_id
-
-
-def readable(manager: WeaverManager, principal: Principal, weaver_id: str) -> Weaver:
-    weaver = manager.get(weaver_id)
-    if not can_read(principal, weaver):
-        raise ApiError(403, "forbidden", "Not allowed to access this weaver")
-    return weaver
-
-
-def _tag_filters(values: list[str]) -> list[tuple[str, str]]:
-    filters = []
-    for value in values:
-        key, sep, wanted = value.partition(":")
-        if not sep or not key:
-            raise ApiError(400, "bad_request", f"tag filter {value[:64]!r} is not key:value")
-        filters.append((key, wanted))
-    return filters
 
 
 class _WeaverHandler(LocalHandler):
@@ -56,49 +32,36 @@ class _WeaverHandler(LocalHandler):
         raw = (self.get_query_argument(name, None) or "").lower()
         if raw in ("", "true", "false", "1", "0"):
             return default if raw == "" else raw in ("true", "1")
-        raise ApiError(400, "bad_request", f"{name} must be true or false")
+        raise InvalidRequest(f"{name} must be true or false")
 
 
 class CreateWeaverHandler(_WeaverHandler):
     async def post(self) -> None:
         spec = parse_create(self.json_body())
-        p = self.principal
-        if p.is_admin and self.state.store.one("SELECT 1 FROM orgs WHERE id = ?",
-                                               (spec.org_id,)) is None:
-            raise ApiError(404, "not_found", f"Organization not found: {spec.org_id}")
-        if not p.is_admin and spec.org_id not in p.org_ids:  # unknown orgs included
-            raise ApiError(403, "forbidden", f"Not a member of organization {spec.org_id}")
-        weaver = await self.weavers.create(spec, p.user_id)
+        self.state.orgs.require_member(self.principal, spec.org_id)
+        weaver = await self.weavers.create(spec, self.principal.user_id)
         self.write_json(self.weavers.json(weaver), 201)
 
 
 class ListWeaversHandler(_WeaverHandler):
     def get(self) -> None:
-        filters = _tag_filters(self.get_query_arguments("tag"))
-        p = self.principal
-        found = [self.weavers.json(w) for w in self.weavers.all()
-                 if (p.is_admin or p.is_support or w.owner_user_id == p.user_id)
-                 and all(w.data["tags"].get(k) == v for k, v in filters)]
+        filters = parse_tag_filters(self.get_query_arguments("tag"))
+        found = [self.weavers.json(w) for w in self.weavers.visible(self.principal, filters)]
         self.write_json({"weavers": found, "count": len(found)})
 
 
 class WeaverHandler(_WeaverHandler):
     def get(self, weaver_id: str) -> None:
-        self.write_json(self.weavers.json(readable(self.weavers, self.principal, weaver_id)))
+        self.write_json(self.weavers.json(self.weavers.readable(self.principal, weaver_id)))
 
     def delete(self, weaver_id: str) -> None:
-        weaver = readable(self.weavers, self.principal, weaver_id)
-        if not can_write(self.principal, weaver):
-            raise ApiError(403, "forbidden", "Only the owner or a system admin may delete a weaver")
-        self.weavers.delete(weaver)
+        self.weavers.delete_for(self.principal, weaver_id)
         self.set_status(204)
 
 
 class CleanupHandler(_WeaverHandler):
     def post(self) -> None:
-        if not self.principal.is_admin:
-            raise ApiError(403, "forbidden",
-                           "System admin access required for cleanup operations")
+        self.weavers.require_cleaner(self.principal)
         dry_run = self.query_bool("dry_run", False)
         ids = self.weavers.cleanup(dry_run)
         # The unused key is omitted, as real Loom does (§4.5).
@@ -118,7 +81,7 @@ class WeaverLogsHandler(_WeaverHandler):
     _task: asyncio.Future[None] | None = None
 
     async def get(self, weaver_id: str) -> None:
-        weaver = readable(self.weavers, self.principal, weaver_id)
+        weaver = self.weavers.readable(self.principal, weaver_id)
         tail = self.query_int("tail", DEFAULT_TAIL, minimum=-1)
         timestamps = self.query_bool("timestamps", True)
         follow = self.query_bool("follow", True)
@@ -167,13 +130,12 @@ class WeaverAttachHandler(LocalWebSocketHandler):
         return None
 
     async def get(self, weaver_id: str) -> None:  # type: ignore[override]
-        if self.request.headers.get("Upgrade", "").lower() != "websocket":
-            raise ApiError(400, "bad_request", "This route needs a WebSocket upgrade")
+        self.require_upgrade()
         principal = await self.authenticate_handshake()
         if principal is None:
-            raise ApiError(401, "unauthorized", "Authentication required")
-        self.weaver = readable(self.state.weavers, principal, weaver_id)
-        self.read_only = not can_write(principal, self.weaver)
+            raise NotAuthenticated("Authentication required")
+        self.weaver = self.state.weavers.readable(principal, weaver_id)
+        self.read_only = not self.weaver.writable_by(principal)
         await super().get(weaver_id)
 
     def open(self, weaver_id: str) -> None:  # type: ignore[override]
@@ -225,8 +187,7 @@ ROUTES = [
 
 _STR, _INT = {"type": "string"}, {"type": "integer"}
 _STR_MAP = {"type": "object", "additionalProperties": _STR}
-_STATUS = {"type": "string",
-           "enum": ["pending", "running", "succeeded", "failed", "terminating"]}
+_STATUS = {"type": "string", "enum": list(STATUSES)}
 OPENAPI_SCHEMAS = {
     "Weaver": obj({"id": _STR, "pod_name": _STR, "status": _STATUS, "created_at": _STR,
                    "image": _STR, "tags": _STR_MAP, "lifetime_hours": _INT,

@@ -18,10 +18,12 @@ def configure(parser: Any) -> None:
 
 
 def targets(magics: Any, args: Namespace) -> list[str]:
+    from loom_jupyter.client.models.weavers import TERMINATING
+
     ids = list(args.ids)
     if args.tag:
         found = magics.client.weavers.list(tags=dict(args.tag))
-        ids += [w.id for w in found if w.status != "terminating"]  # already on their way out
+        ids += [w.id for w in found if w.status != TERMINATING]  # already on their way out
     return list(dict.fromkeys(ids))
 
 

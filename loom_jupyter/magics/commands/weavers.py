@@ -19,6 +19,17 @@ def configure(parser: Any) -> None:
     parser.add_argument("--dataframe", action="store_true", help="with -o: store a pandas DataFrame")
 
 
+def by_status(found: list[Any], status: str) -> list[Any]:
+    """The weavers in `status`; a status nobody has that Loom does not know is a typo, said so."""
+    from loom_jupyter.client.models.weavers import KNOWN_STATUSES
+
+    chosen = [w for w in found if w.status == status]
+    if not chosen and status not in KNOWN_STATUSES:
+        raise ArgumentsError(f"%loom weavers: unknown --status {status!r}; "
+                             f"one of {', '.join(KNOWN_STATUSES)}.")
+    return chosen
+
+
 def run(magics: Any, args: Namespace, cell: str | None) -> Any:
     from .._display import ListView
 
@@ -26,7 +37,7 @@ def run(magics: Any, args: Namespace, cell: str | None) -> Any:
         raise ArgumentsError(f"%loom weavers: -o needs a Python variable name, got {args.output!r}.")
     found = magics.client.weavers.list(tags=dict(args.tag) or None)
     if args.status:
-        found = [w for w in found if w.status == args.status]
+        found = by_status(found, args.status)
     view = ListView(found, COLUMNS, "Weavers")
     if args.output:
         magics.shell.user_ns[args.output] = view.to_pandas() if args.dataframe else view
