@@ -84,7 +84,9 @@ class CreateBoard:
         if self._cancel.is_set():
             raise Cancelled()
         slot.weaver = weaver
-        slot.state = weaver.status if weaver.status == "running" else f"{weaver.status}, waiting for running"
+        from loom_jupyter.client.models.weavers import RUNNING
+
+        slot.state = weaver.status if weaver.status == RUNNING else f"{weaver.status}, waiting for {RUNNING}"
 
     def _render(self) -> dict[str, str]:
         return text_bundle("\n".join(slot.line() for slot in self.slots))

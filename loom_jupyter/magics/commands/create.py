@@ -42,6 +42,8 @@ def request(args: Namespace, index: int) -> dict[str, Any]:
 
 
 def run(magics: Any, args: Namespace, cell: str | None) -> Any:
+    from loom_jupyter.client.models.weavers import RUNNING
+
     from .._progress import CreateBoard
 
     if args.count > 1 and REPLICA_TAG in dict(args.tag):
@@ -55,7 +57,7 @@ def run(magics: Any, args: Namespace, cell: str | None) -> Any:
     waiter = None
     if args.wait:
         def waiter(weaver_id: str, seen: Any) -> Any:
-            return client.weavers.wait(weaver_id, "running", timeout=timeout, on_status=seen)
+            return client.weavers.wait(weaver_id, RUNNING, timeout=timeout, on_status=seen)
     finished = board.run(lambda i: client.weavers.create(**request(args, i)), waiter)
     return _outcome(board, finished, args.count)
 
