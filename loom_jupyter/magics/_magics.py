@@ -1,9 +1,11 @@
 """`LoomMagics`: the one `%loom` / `%%loom` entry point, its settings and its error boundary."""
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import re
+import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
@@ -28,10 +30,15 @@ COMMANDS = (
 )
 
 
+HELP_FLAGS = ("-h", "--help", "help")
+
+
 def load_command(name: str) -> ModuleType:
     """The module behind `%loom <name>`; imported on first use so `%load_ext` stays fast."""
     if name not in COMMANDS:
-        raise MagicError(f"%loom has no command {name!r}; known commands: {', '.join(COMMANDS)} (try %loom help).")
+        close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
+        hint = f"did you mean %loom {close[0]}? " if close else ""
+        raise MagicError(f"%loom has no command {name!r}: {hint}%loom help lists them.")
     return importlib.import_module(f"{__package__}.commands.{name}")
 
 
@@ -99,6 +106,8 @@ class LoomMagics(Magics, Configurable):
             tokens = tokenize(line)
             refuse_literal_secrets(self.shell, tokens)
             name, rest = (tokens[0], tokens[1:]) if tokens else ("help", [])
+            if name in HELP_FLAGS:  # `%loom -h` and `%loom --help` mean `%loom help`
+                name = "help"
             if cell is not None and name != "chat":
                 raise MagicError(f"%%loom works as a cell magic only for chat; use %loom {name} on one line.")
             args = build_parser(name).parse(rest)
@@ -106,7 +115,10 @@ class LoomMagics(Magics, Configurable):
         except HelpShown:
             return None
         except KeyboardInterrupt:
-            raise
+            # One line, like --follow's stop: never a traceback through httpcore's internals.
+            print(f"Interrupted: %loom {line.split()[0] if line.split() else 'help'} stopped.",
+                  file=sys.stderr)
+            return None
         except Exception as exc:
             if self.show_tracebacks and not isinstance(exc, SecretOnCommandLine):
                 raise

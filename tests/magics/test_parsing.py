@@ -1,6 +1,10 @@
 """Command lines that must fail cleanly, and help, with no server involved."""
 from __future__ import annotations
 
+import signal
+import socket
+import threading
+
 import pytest
 
 from .conftest import run
@@ -38,6 +42,8 @@ def test_help_for_one_command(offline):
     ("line", "expected"),
     [
         ("%loom frobnicate", "no command 'frobnicate'"),
+        ("%loom weaver", "did you mean %loom weavers?"),
+        ("%loom stauts", "did you mean %loom status?"),
         ("%loom create", "required: image"),
         ("%loom create img --count 0", "at least 1"),
         ("%loom create img --count x", "expected a whole number"),
@@ -97,3 +103,32 @@ def test_every_command_module_has_the_three_names():
         module = load_command(name)
         assert module.SUMMARY and callable(module.configure) and callable(module.run)
         assert build_parser(name).prog == f"%loom {name}"
+
+
+@pytest.mark.parametrize("line", ["%loom -h", "%loom --help", "%loom"])
+def test_help_flags_show_the_command_list(offline, line):
+    ran = run(offline, line)
+    assert ran.error is None and "%loom create" in ran.all_text()
+
+
+def test_ctrl_c_in_any_magic_ends_in_one_line(offline, monkeypatch):
+    """A Loom that accepts connections and never answers; the user presses Ctrl-C."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    monkeypatch.setenv("LOOM_URL", f"http://127.0.0.1:{hung.getsockname()[1]}")
+    monkeypatch.setenv("LOOM_API_KEY", "lk_" + "0" * 64)
+    main = threading.main_thread().ident
+    assert main is not None
+    # A real SIGINT to the main thread, as the kernel's interrupt sends: it also breaks a
+    # blocking socket read (interrupt_main() would only set a flag).
+    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    try:
+        ran = run(offline, "%loom weavers")
+    finally:
+        timer.cancel()
+        hung.close()
+    assert ran.error is None
+    assert ran.io.stderr.strip() == "Interrupted: %loom weavers stopped."
+    assert "Traceback" not in ran.all_text() and "httpcore" not in ran.all_text()
