@@ -10,6 +10,7 @@ CONTRACT = {
     "ResponseValidationError", "LoomConfigError", "LoomValidationError", "Weaver", "WeaverList",
     "LogLine", "CleanupResult", "ThreadPage", "ThreadSummary", "Thread", "ThreadSearchHit",
     "TextDelta", "ToolCallDelta", "Completed", "ErrorEvent", "UnknownEvent", "Completion",
+    "Conversation", "AsyncConversation", "Turn",
     "Message", "Health", "User", "Org", "WsToken", "TerminalSession", "AsyncTerminalSession",
 }
 
@@ -17,7 +18,7 @@ CONTRACT = {
 def test_all_is_sorted_unique_and_complete():
     assert len(client.__all__) == len(set(client.__all__))
     assert set(client.__all__) >= CONTRACT
-    public = {n for n in vars(client) if not n.startswith("_") and n not in {"annotations", "models", "resources"}}
+    public = {n for n in vars(client) if not n.startswith("_") and n not in {"annotations", "conversation", "models", "resources"}}
     assert public == set(client.__all__)
 
 

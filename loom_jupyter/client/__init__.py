@@ -22,6 +22,7 @@ from ._errors import (
 )
 from ._settings import Settings, resolve_settings
 from ._ws import AsyncTerminalSession, TerminalSession
+from .conversation import AsyncConversation, Conversation, Turn
 from .models import (
     CleanupResult,
     Completed,
@@ -55,6 +56,7 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncConversation",
     "AsyncLoom",
     "AsyncTerminalSession",
     "AuthenticationError",
@@ -64,6 +66,7 @@ __all__ = [
     "Completed",
     "Completion",
     "ConflictError",
+    "Conversation",
     "ErrorEvent",
     "Health",
     "LlmEvent",
@@ -92,6 +95,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallDelta",
+    "Turn",
     "UnknownEvent",
     "Usage",
     "User",

@@ -56,7 +56,8 @@ class LoomMagics(Magics, Configurable):
     show_tracebacks = Bool(False, help="Show full tracebacks instead of one-line errors.").tag(config=True)
     default_provider = Unicode("anthropic", help="LLM provider for %%loom chat.").tag(config=True)
     default_model = Unicode("", help="Model for %%loom chat ('' = the provider's default).").tag(config=True)
-    max_history = Int(20, help="Chat messages kept and sent to the model (older ones drop off).").tag(config=True)
+    max_history = Int(20, help="Chat messages sent to the model with each question (the "
+                      "conversation and its thread keep all of them).").tag(config=True)
     max_tokens = Int(0, help="Default max_tokens for %%loom chat (0 = the server's default).").tag(config=True)
     log_refresh_hz = Float(4.0, help="How often a followed log or a streaming answer is redrawn.").tag(config=True)
     log_buffer_lines = Int(500, help="Lines of a followed log kept on screen.").tag(config=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import cast
 from collections.abc import Callable
 
-__all__ = ["Turn", "render_markdown", "render_streaming"]
+from loom_jupyter.client import Turn
+
+__all__ = ["hidden_note", "render_markdown", "render_streaming", "turn_html"]
 
 _ROLE_STYLE = {
     "user": "background:#ebf8ff;border-left:3px solid #3182ce",
@@ -40,33 +41,24 @@ def render_streaming(text: str) -> str:
     return f'<div style="white-space:pre-wrap">{html.escape(text)}▌</div>'
 
 
-@dataclass
-class Turn:
-    """One message of the conversation plus how it ended (``cut`` says why it is partial)."""
+@lru_cache(maxsize=512)
+def turn_html(turn: Turn) -> str:
+    """One finished turn as HTML (turns never change, so each is rendered once)."""
+    style = _ROLE_STYLE.get(turn.role, _ROLE_STYLE["assistant"])
+    who = turn.role if not turn.model else f"{turn.role} · {turn.provider}/{turn.model}"
+    body = render_markdown(turn.content) if turn.content else ""
+    if turn.cut:
+        body += _CUT.format(why=html.escape(turn.cut))
+    if turn.error:
+        body += f'<div style="color:#c53030">{html.escape(turn.error)}</div>'
+    return (f'<div style="{style};padding:4px 8px;margin:4px 0">'
+            f'<div style="font-size:11px;color:#718096">{html.escape(who)}</div>{body}</div>')
 
-    role: str
-    content: str
-    cut: str = ""
-    error: str = ""
-    provider: str = ""
-    model: str = ""
-    _html: str = ""
 
-    def message(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content}
-
-    def to_html(self) -> str:
-        if not self._html:  # turns never change once finished, so render once
-            self._html = self._render()
-        return self._html
-
-    def _render(self) -> str:
-        style = _ROLE_STYLE.get(self.role, _ROLE_STYLE["assistant"])
-        who = self.role if not self.model else f"{self.role} · {self.provider}/{self.model}"
-        body = render_markdown(self.content) if self.content else ""
-        if self.cut:
-            body += _CUT.format(why=html.escape(self.cut))
-        if self.error:
-            body += f'<div style="color:#c53030">{html.escape(self.error)}</div>'
-        return (f'<div style="{style};padding:4px 8px;margin:4px 0">'
-                f'<div style="font-size:11px;color:#718096">{html.escape(who)}</div>{body}</div>')
+def hidden_note(count: int) -> str:
+    """Said above the shown turns when older ones are not shown (they are still kept and saved)."""
+    if count <= 0:
+        return ""
+    turns = "turn" if count == 1 else "turns"
+    return (f'<div style="font-size:11px;color:#718096">… {count} earlier {turns} not shown '
+            "(kept, and saved with the thread)</div>")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import html
 import threading
-from collections import deque
 from typing import Any
 
 import ipywidgets as w
 
-from loom_jupyter.client import Completed, ErrorEvent, Loom, LoomError, StreamError, TextDelta
+from loom_jupyter.client import Conversation, Loom, LoomError, Turn
 
 from ._poll import Throttle, close_tree, start_daemon
-from ._thread_save import save_conversation
-from ._turns import Turn, render_streaming
+from ._turns import hidden_note, render_streaming, turn_html
 
 __all__ = ["PROVIDER_MODELS", "ChatPanel"]
 
@@ -27,9 +25,10 @@ _WIDE = w.Layout(width="100%")
 class ChatPanel(w.VBox):
     """A conversation with one provider/model at a time, streamed token by token.
 
-    The answer streams in a daemon thread; ``stop()`` sets a flag it checks between
-    events, and whatever arrived is kept and marked as cut. History keeps the newest
-    ``max_history`` turns, which are also what the model sees.
+    The answer streams in a daemon thread; ``stop()`` ends it at the next event, and
+    whatever arrived is kept and marked as cut. The panel shows the newest ``max_history``
+    turns and the model is sent the newest ``max_history`` messages; the conversation
+    (``self.conversation``) keeps all of them, and saving saves all of them.
     """
 
     def __init__(
@@ -45,14 +44,11 @@ class ChatPanel(w.VBox):
     ) -> None:
         self._owns_client = client is None
         self._client = client if client is not None else Loom()
-        self.system = system
-        self.max_tokens = max_tokens
-        self.turns: deque[Turn] = deque(maxlen=max_history)
-        self.thread_id: str | None = None
-        self._thread_version: int | None = None
-        self._stop_flag = threading.Event()
+        self.conversation = Conversation(self._client, provider, model or "", system=system,
+                                         max_tokens=max_tokens, context_limit=max_history)
+        self.max_history = max_history
         self._closed = False
-        self._partial: list[str] = []
+        self._question = ""  # asked, not answered yet
         self._worker: threading.Thread | None = None
         self._active = False
         self.message = ""
@@ -86,6 +82,32 @@ class ChatPanel(w.VBox):
         self.model.options = models
         self.model.value = models[0] if models else ""
 
+    # -- the conversation -----------------------------------------------------------------
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """Every turn of the conversation, including those too old to be shown."""
+        return self.conversation.turns
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.conversation.thread_id
+
+    @property
+    def system(self) -> str | None:
+        return self.conversation.system
+
+    @system.setter
+    def system(self, value: str | None) -> None:
+        self.conversation.system = value
+
+    @property
+    def max_tokens(self) -> int | None:
+        return self.conversation.max_tokens
+
+    @max_tokens.setter
+    def max_tokens(self, value: int | None) -> None:
+        self.conversation.max_tokens = value
+
     # -- asking ---------------------------------------------------------------------------
     @property
     def streaming(self) -> bool:
@@ -100,21 +122,18 @@ class ChatPanel(w.VBox):
         if not question or not self.model.value.strip():
             self._say("Type a question and pick a model first.", error=True)
             return
-        self.turns.append(Turn("user", question))
+        self._question, self._active = question, True
         self.prompt.value = ""
         self._redraw_history()
-        self._stop_flag.clear()
-        self._partial = []
-        self._active = True
         self._set_streaming(True)
         self._say(f"Asking {self.provider.value}/{self.model.value}…")
-        request = (self.provider.value, self.model.value.strip(), [t.message() for t in self.turns if t.content])
+        request = (question, self.provider.value, self.model.value.strip())
         self._worker = start_daemon(lambda: self._stream(*request), "loom-chat-stream")
 
     def stop(self) -> None:
         """Ask the streaming thread to stop at the next event; the partial answer is kept."""
         if self.streaming:
-            self._stop_flag.set()
+            self.conversation.stop()
             self._say("Stopping…")
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -124,95 +143,73 @@ class ChatPanel(w.VBox):
             worker.join(timeout)
         return worker is None or not worker.is_alive()
 
-    def _stream(self, provider: str, model: str, messages: list[dict[str, Any]]) -> None:
-        cut = error = ""
+    def _stream(self, question: str, provider: str, model: str) -> None:
+        error = ""
         try:
-            cut, error = self._consume(provider, model, messages)
-        except StreamError as exc:
-            if len(exc.partial_text) > len("".join(self._partial)):
-                self._partial = [exc.partial_text]
-            cut = error = str(exc)
+            self.conversation.ask(question, provider=provider, model=model,
+                                  on_text=lambda _piece: self._throttle.mark())
         except LoomError as exc:
             error = str(exc)
         except Exception as exc:  # nobody else would see it: this is a widget thread
             error = f"Unexpected {type(exc).__name__}: {exc}"
-        self._finish(provider, model, cut, error)
+        self._finish(question, error)
 
-    def _consume(self, provider: str, model: str, messages: list[dict[str, Any]]) -> tuple[str, str]:
-        events = self._client.llm.stream(provider, model, messages, system=self.system,
-                                         max_tokens=self.max_tokens)
-        try:
-            for event in events:
-                if self._stop_flag.is_set():
-                    return "stopped by you", ""
-                if isinstance(event, TextDelta):
-                    self._partial.append(event.content)
-                    self._throttle.mark()
-                elif isinstance(event, ErrorEvent):
-                    return ("the provider reported an error" if self._partial else ""), event.message
-                elif isinstance(event, Completed):
-                    self._take_completed(event)
-                    return "", ""
-            return ("stopped by you", "") if self._stop_flag.is_set() else ("", "")
-        finally:
-            getattr(events, "close", lambda: None)()
-
-    def _take_completed(self, event: Any) -> None:
-        if self._partial:
-            return
-        message = getattr(getattr(event, "response", None), "message", None)
-        content = getattr(message, "content", None) or ""
-        if content:
-            self._partial = [content]
-
-    def _finish(self, provider: str, model: str, cut: str, error: str) -> None:
-        self._active = False
-        text = "".join(self._partial)
-        if text or error:
-            self.turns.append(Turn("assistant", text, cut=cut, error=error, provider=provider, model=model))
+    def _finish(self, question: str, error: str) -> None:
+        self._question, self._active = "", False
         self.answer.value = ""
         self._redraw_history()
         self._set_streaming(False)
-        if error:
-            self._say(error, error=True)
-        else:
-            self._say(f"Answer cut ({cut})." if cut else "Done.")
+        if error:  # no answer at all: the question is not part of the conversation
+            self.prompt.value = self.prompt.value or question
+            self._say(f"Not answered: {error}", error=True)
+            return
+        turn = self.turns[-1]
+        self._say(f"Answer cut ({turn.why})." if turn.cut else "Done.", error=bool(turn.error))
 
     # -- saving ---------------------------------------------------------------------------
     def save(self) -> str | None:
-        """Save the conversation to a Loom thread (created the first time); return its id."""
+        """Save the whole conversation to a Loom thread (created the first time); return its id.
+
+        New messages are appended to the stored thread; if someone else saved it meanwhile,
+        theirs are kept and ours follow them.
+        """
         if self.streaming:
             self._say("Wait for the answer to finish (or stop it) before saving.", error=True)
             return None
         try:
-            thread = save_conversation(self._client, self.thread_id, self._thread_version,
-                                       list(self.turns), self.provider.value, self.model.value)
+            thread = self.conversation.save()
         except LoomError as exc:
             self._say(f"Not saved: {exc}", error=True)
             return None
-        self.thread_id, self._thread_version = thread.id, thread.version
+        if thread is None:
+            self._say(f"Nothing new to save in thread {self.thread_id}." if self.thread_id
+                      else "Nothing to save yet: ask something first.")
+            return self.thread_id
         self._say(f"Saved to thread {thread.id} (version {thread.version}).")
         return thread.id
 
     def clear(self) -> None:
         """Start a new conversation (the next save creates a new thread)."""
         if not self.streaming:
-            self.turns.clear()
-            self.thread_id = self._thread_version = None
+            self.conversation.reset()
             self._redraw_history()
             self._say("New conversation.")
 
     # -- drawing --------------------------------------------------------------------------
     @property
     def partial_text(self) -> str:
-        return "".join(self._partial)
+        return self.conversation.partial_text
 
     def _redraw_answer(self) -> None:
         if self.streaming:
             self.answer.value = render_streaming(self.partial_text)
 
     def _redraw_history(self) -> None:
-        self.history.value = "".join(turn.to_html() for turn in self.turns)
+        turns = self.turns
+        shown = list(turns[-self.max_history:]) if self.max_history > 0 else []
+        if self._question:
+            shown.append(Turn("user", self._question))
+        self.history.value = hidden_note(len(turns) - len(shown)) + "".join(map(turn_html, shown))
 
     def _set_streaming(self, on: bool) -> None:
         self.send_button.disabled = on
@@ -228,7 +225,7 @@ class ChatPanel(w.VBox):
         if self._closed:
             return
         self._closed = True
-        self._stop_flag.set()
+        self.conversation.stop()
         self._throttle.stop()
         for child in self.children:
             close_tree(child)

@@ -52,12 +52,28 @@ def test_conversation_continues_across_cells_and_new_resets(ip, magics, other):
     assert len(magics.chat.messages) == 2
 
 
-def test_history_is_bounded(ip, magics):
+def test_max_history_bounds_what_the_model_is_sent_not_what_is_kept(ip, magics, other):
     magics.max_history = 3
     for word in ("a", "b", "c"):
-        assert run(ip, f"%%loom chat{' --new' if word == 'a' else ''}\n{word}").error is None
-    assert len(magics.chat.messages) <= 3
-    assert magics.chat.messages[0]["role"] == "user"
+        ran = run(ip, f"%%loom chat{' --new' if word == 'a' else ''}\n{word}")
+        assert ran.error is None, ran.io.stderr
+    assert [m["content"] for m in magics.chat.messages if m["role"] == "user"] == ["a", "b", "c"]
+    window = magics.chat.conversation.context("d")  # what the next question is sent with
+    assert len(window) <= 3 and window[0]["role"] == "user"
+    assert len(other.threads.get(_thread_id(ran)).messages) == 6
+
+
+def test_a_150_turn_chat_is_saved_whole(ip, magics, other):
+    ran = None
+    for n in range(150):
+        ran = run(ip, f"%%loom chat{' --new' if n == 0 else ''}\nquestion {n}")
+        assert ran.error is None, ran.io.stderr
+    thread_id = _thread_id(ran)
+    assert f"Saved to thread {thread_id} (version 150)" in ran.io.stdout
+    stored = other.threads.get(thread_id).messages
+    assert [m["content"] for m in stored[::2]] == [f"question {n}" for n in range(150)]
+    assert len(stored) == 300 and all(m["content"].startswith("[offline]") for m in stored[1::2])
+    assert stored == magics.chat.messages and magics.chat.unsaved == []
 
 
 def test_reopen_a_thread_with_thread_option(ip, magics, other):

@@ -27,7 +27,7 @@ from loom_jupyter.client import (
     NotFoundError,
 )
 from loom_jupyter.client.models.threads import Thread
-from loom_jupyter.widgets._thread_save import new_thread_id
+from loom_jupyter.client.models.ids import new_thread_id
 from tests.fixtures.jupyter import LoomProxy, LoomTarget
 from tests.fixtures.loom_server import LocalLoom, start_local_loom
 from tests.magics.conftest import magics, run, shell  # noqa: F401 - fixtures

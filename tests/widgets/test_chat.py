@@ -46,15 +46,18 @@ def test_streams_the_offline_answer_and_renders_markdown(panel):
     assert panel.message == "Done."
 
 
-def test_the_model_sees_the_history_which_stays_bounded(client):
+def test_the_panel_shows_and_sends_the_newest_turns_but_keeps_them_all(client):
     chat = ChatPanel(client, provider="openai", max_history=4)
     try:
         assert chat.model.value == "gpt-4o"
         for n in range(3):
             ask(chat, f"question {n}")
-        assert len(chat.turns) == 4
-        assert [t.content for t in chat.turns if t.role == "user"] == ["question 1", "question 2"]
-        assert "question 2" in chat.turns[-1].content
+        assert [t.content for t in chat.turns if t.role == "user"] == ["question 0", "question 1", "question 2"]
+        assert len(chat.turns) == 6 and "question 2" in chat.turns[-1].content
+        assert "question 1" in chat.history.value and "question 0" not in chat.history.value
+        assert "2 earlier turns not shown" in chat.history.value
+        window = chat.conversation.context("next")  # what the model is sent with the next question
+        assert [m["content"] for m in window if m["role"] == "user"] == ["question 2", "next"]
     finally:
         chat.close()
 
@@ -101,17 +104,52 @@ def test_save_creates_then_updates_a_thread(client, panel):
     assert again.version == stored.version + 1 and len(again.messages) == 4
 
 
-def test_save_refuses_to_overwrite_a_thread_changed_elsewhere(client, panel):
+def test_save_merges_with_a_thread_changed_elsewhere(client, panel):
     ask(panel, "first")
     thread_id = panel.save()
     elsewhere = client.threads.get(thread_id)
-    client.threads.put(elsewhere.model_copy(update={"metadata": {"title": "renamed"}}),
+    edited = {**(elsewhere.conversation or {}),
+              "messages": [*elsewhere.messages, {"role": "user", "content": "from elsewhere"}]}
+    client.threads.put(elsewhere.model_copy(update={"metadata": {"title": "renamed"}, "conversation": edited}),
                        expected_version=elsewhere.version)
     ask(panel, "second")
-    assert panel.save() is None
-    assert panel.message.startswith("Not saved")
+    assert panel.save() == thread_id
+    assert panel.message.startswith(f"Saved to thread {thread_id} (version 3)")
     kept = client.threads.get(thread_id)
-    assert kept.title == "renamed" and len(kept.messages) == 2
+    contents = [m["content"] for m in kept.messages]
+    assert kept.title == "renamed" and len(contents) == 5
+    assert contents[0] == "first" and contents[2:4] == ["from elsewhere", "second"]
+
+
+def test_a_150_turn_chat_is_saved_whole(client):
+    """The panel shows the newest 100 turns; the thread gets every one of the 150 questions and answers."""
+    chat = ChatPanel(client, provider="openai")
+    try:
+        for n in range(150):
+            ask(chat, f"question {n}")
+            if n == 59:
+                thread_id = chat.save()
+        assert chat.save() == thread_id
+        stored = client.threads.get(thread_id)
+        assert len(stored.messages) == 300 == len(chat.turns)
+        assert [m["content"] for m in stored.messages[::2]] == [f"question {n}" for n in range(150)]
+        assert all(f'"question {n}"' in m["content"] for n, m in enumerate(stored.messages[1::2]))
+        assert "200 earlier turns not shown" in chat.history.value
+        assert "question 99" not in chat.history.value and "question 100" in chat.history.value
+    finally:
+        chat.close()
+
+
+def test_a_failed_question_is_given_back_and_not_kept(client):
+    chat = ChatPanel(client, provider="nosuchprovider", model="m")
+    try:
+        ask(chat, "lost?")
+        assert chat.message.startswith("Not answered:") and "nosuchprovider" in chat.message
+        assert chat.turns == () and chat.prompt.value == "lost?"
+        assert "lost?" not in chat.history.value and not chat.send_button.disabled
+        assert chat.save() is None and chat.message.startswith("Nothing to save yet")
+    finally:
+        chat.close()
 
 
 def test_no_credential_in_widget_state_or_repr(panel, user_key):
