@@ -15,13 +15,17 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _add_local(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .local import approve
     from .local.config import add_arguments
 
     parser = sub.add_parser("local", help="run the embedded Loom-compatible server",
                             description="Run the embedded Loom-compatible server. It prints its "
-                                        "URL and the path of the admin key file (never the key).")
+                                        "URL and the path of the admin key file (never the key). "
+                                        "`local approve CODE --as USER` approves a device-code "
+                                        "sign-in.")
     add_arguments(parser)
     parser.set_defaults(func=_run_local)
+    approve.add_parser(parser.add_subparsers(dest="local_command", metavar="SUBCOMMAND"))
 
 
 def _add_lab(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -63,12 +63,7 @@ LOADED_AT_RUN_TIME = {
     "magics": ("IPython",),
 }
 # Edges that break a rule today; the test fails once one is gone, so the entry goes with it.
-KNOWN_EXCEPTIONS = {
-    # Issue 17: `python -m loom_jupyter.local` hands over to the CLI, which imports local back (a
-    # cycle through the application on top of the parts). local's entry point should start the
-    # server from local.config/local.app itself, as cli.py does.
-    ("loom_jupyter.local.__main__", "loom_jupyter.cli"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def _under(name: str, prefix: str) -> bool:

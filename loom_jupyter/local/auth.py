@@ -1,7 +1,8 @@
-"""Who is calling: hashed API keys with roles, the admin key file, sessions, one-shot ws tokens.
+"""Who is calling: hashed API keys with roles, the admin key file, sessions, `lt_` access
+tokens (paid out by the device flow), one-shot ws tokens.
 
-Only SHA-256 hashes of keys and session tokens are stored (loom-api.md §1.1); the plain admin
-key exists in exactly one place, `<data_dir>/admin.key` (mode 0600).
+Only SHA-256 hashes of keys and tokens are stored (loom-api.md §1.1); the plain admin key exists
+in exactly one place, `<data_dir>/admin.key` (mode 0600).
 """
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ from .config import LocalConfig
 from .principal import Principal, Role
 from .store import Store, utc_now
 from .store_accounts import Accounts
+from .store_signins import SignIns
 
 KEY_RE = re.compile(r"lk_[0-9a-f]{64}")
+ACCESS_TOKEN_RE = re.compile(r"lt_[0-9a-f]{64}")
 SESSION_SECONDS = 60 * 24 * 3600  # 60 days, like Loom's session cookie (§1.2)
+ACCESS_TOKEN_SECONDS = SESSION_SECONDS  # and its access tokens, slid forward on use (§1.1)
+# How much of a key listings show: "lk_" and 8 hex digits, enough to tell keys apart, far too
+# little to guess the other 56.
+PREFIX_LENGTH = 11
 
 
 def token_hash(token: str) -> str:
@@ -28,6 +35,10 @@ def token_hash(token: str) -> str:
 
 def new_key() -> str:
     return "lk_" + secrets.token_hex(32)
+
+
+def key_prefix(key: str) -> str:
+    return key[:PREFIX_LENGTH]
 
 
 def write_secret_file(path: Path, secret: str) -> None:
@@ -46,6 +57,7 @@ class Auth:
     def __init__(self, store: Store, config: LocalConfig) -> None:
         self.store = store
         self.accounts = Accounts(store)
+        self.signins = SignIns(store)
         self.config = config
         self._ws_tokens: dict[str, tuple[str, str | None, float]] = {}
 
@@ -71,6 +83,7 @@ class Auth:
         if KEY_RE.fullmatch(text):
             row = self.accounts.key_by_hash(token_hash(text))
             if row is not None and row["revoked_at"] is None:
+                self.accounts.fill_key_facts(row["id"], key_prefix(text))
                 path.chmod(0o600)
                 return
             if row is None:  # the database was reset but the file survived: keep the key
@@ -88,8 +101,9 @@ class Auth:
             if user_id is None:
                 user_id = self.accounts.insert_user("admin", "system_admin", org_id, "owner")
                 self.store.set_meta("admin_user_id", user_id)
-            self.accounts.insert_key(token_hash(key), org_id, user_id, "admin", ["*"],
-                                     created_by=None)
+            # Nobody made the bootstrap key but the admin it authenticates: its own creator.
+            self.accounts.insert_key(token_hash(key), key_prefix(key), org_id, user_id, "admin",
+                                     ["*"], created_by=user_id)
 
     def create_key(self, org_id: str, name: str, scopes: list[str], role: Role,
                    created_by: str) -> dict[str, str]:
@@ -97,34 +111,45 @@ class Auth:
         key = new_key()
         with self.store.transaction():
             user_id = self.accounts.insert_user(name, role, org_id, "member")
-            key_id, created_at = self.accounts.insert_key(token_hash(key), org_id, user_id, name,
-                                                          scopes, created_by=created_by)
-        return {"id": key_id, "key": key, "created_at": created_at, "user_id": user_id}
+            key_id, created_at = self.accounts.insert_key(token_hash(key), key_prefix(key), org_id,
+                                                          user_id, name, scopes, created_by)
+        return {"id": key_id, "key": key, "prefix": key_prefix(key), "created_at": created_at,
+                "user_id": user_id}
 
     # -- authentication -----------------------------------------------------------------------
 
-    def principal_for(self, user_id: str, key_id: str | None = None) -> Principal | None:
+    def principal_for(self, user_id: str, key_id: str | None = None,
+                      access_token_id: str | None = None) -> Principal | None:
         user = self.accounts.user(user_id)
         if user is None:
             return None
         return Principal(user_id=user_id, display_name=user["display_name"], role=user["role"],
-                         org_ids=self.accounts.org_ids_of(user_id), key_id=key_id)
+                         org_ids=self.accounts.org_ids_of(user_id), key_id=key_id,
+                         access_token_id=access_token_id)
 
     def me(self, p: Principal) -> dict[str, Any]:
-        """`GET /api/auth/me`: who the caller is and their global roles (§1.3)."""
+        """`GET /api/auth/me`: who the caller is and their global roles (§1.3). A local user has
+        no email, avatar or locale: Loom sends null for what it does not know."""
         user = self.accounts.user(p.user_id)
-        return {"id": p.user_id, "display_name": p.display_name,
+        return {"id": p.user_id, "display_name": p.display_name, "email": None,
+                "avatar_url": None, "locale": None,
                 "global_roles": [] if p.role == "user" else [p.role],
                 "created_at": user["created_at"] if user else utc_now()}
 
+    def authenticate_bearer(self, token: str) -> Principal | None:
+        """An `lk_` API key or an `lt_` access token, else None; `ws_` tokens are WS-only (§1.1)."""
+        if token.startswith("lt_"):
+            return self.authenticate_access_token(token)
+        return self.authenticate_key(token)
+
     def authenticate_key(self, token: str) -> Principal | None:
-        """An `lk_` API key (not revoked), else None; `ws_` tokens are WS-only (§1.1)."""
+        """An `lk_` API key (not revoked), else None."""
         if not KEY_RE.fullmatch(token):
             return None
         row = self.accounts.key_by_hash(token_hash(token))
         if row is None or row["revoked_at"] is not None:
             return None
-        self.accounts.touch_key(row["id"])
+        self.accounts.touch_key(row["id"], key_prefix(token))
         return self.principal_for(row["user_id"], row["id"])
 
     def authenticate_session(self, value: str) -> Principal | None:
@@ -138,7 +163,17 @@ class Auth:
             if entry is None or entry[2] < time.monotonic():
                 return None
             return self.principal_for(entry[0], entry[1])
-        return self.authenticate_key(token)
+        return self.authenticate_bearer(token)
+
+    def authenticate_access_token(self, token: str) -> Principal | None:
+        """An `lt_` token acts exactly as its user, with that user's roles, like an API key."""
+        if not ACCESS_TOKEN_RE.fullmatch(token):
+            return None
+        row = self.signins.live_token(token_hash(token))
+        if row is None:
+            return None
+        self.signins.touch_token(row["id"], ACCESS_TOKEN_SECONDS)
+        return self.principal_for(row["user_id"], access_token_id=row["id"])
 
     # -- issued tokens ------------------------------------------------------------------------
 
@@ -157,3 +192,17 @@ class Auth:
 
     def delete_session(self, value: str) -> None:
         self.accounts.delete_session(token_hash(value))
+
+    def issue_access_token(self, user_id: str) -> str:
+        """A new `lt_` token for `user_id`; only its hash is kept. Call inside a transaction."""
+        token = "lt_" + secrets.token_hex(32)
+        self.signins.insert_token(token_hash(token), user_id, ACCESS_TOKEN_SECONDS)
+        return token
+
+    def logout(self, p: Principal, cookie: str | None) -> None:
+        """End the credential that made the call: the cookie session, or the `lt_` token (then
+        it answers 401). An API key is not a sign-in and stays valid (revoke it instead)."""
+        if cookie:
+            self.delete_session(cookie)
+        if p.access_token_id is not None:
+            self.signins.revoke_token(p.access_token_id)

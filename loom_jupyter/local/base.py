@@ -31,6 +31,8 @@ WIRE: dict[type[e.LocalError], tuple[int, str]] = {
     e.InvalidLifetime: (400, "invalid_lifetime"),
     e.InvalidName: (400, "invalid_name"),
     e.InvalidScopes: (400, "invalid_scopes"),
+    e.InvalidDeviceCode: (400, "invalid_device_code"),
+    e.InvalidUserCode: (400, "invalid_user_code"),
     e.NotAuthenticated: (401, "unauthorized"),
     e.NotAllowed: (403, "forbidden"),
     e.NotFound: (404, "not_found"),
@@ -98,7 +100,7 @@ def _authenticate(handler: tornado.web.RequestHandler, *, use_cookie: bool = Tru
     cookie = handler.get_cookie(SESSION_COOKIE) if use_cookie else None
     principal = auth.authenticate_session(cookie) if cookie else None
     if principal is None and (token := _bearer(handler)):
-        principal = auth.authenticate_key(token)
+        principal = auth.authenticate_bearer(token)
     return principal
 
 

@@ -37,6 +37,8 @@ class LocalConfig:
     ws_token_ttl: float = 30.0
     ws_auth_timeout: float = 5.0
     ws_ping_interval: float = 30.0
+    # Device-code sign-in (§1.3): how long a code may wait for its approval.
+    device_code_ttl: float = 600.0
     # Weavers (loom-api.md §4): how many may be pending/running at once, the grace period of a
     # delete, the log keep-alive, and the length of an "hour" of lifetime (a knob for tests).
     max_weavers: int = 256
@@ -67,13 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ws-token-ttl", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-auth-timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--ws-ping-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--device-code-ttl", type=float, default=600.0, help=argparse.SUPPRESS)
 
 
 def from_args(args: argparse.Namespace) -> LocalConfig:
     config = LocalConfig(host=args.host, port=args.port,
                          cleanup_interval=args.cleanup_interval, ws_token_ttl=args.ws_token_ttl,
                          ws_auth_timeout=args.ws_auth_timeout,
-                         ws_ping_interval=args.ws_ping_interval, max_weavers=args.max_weavers,
+                         ws_ping_interval=args.ws_ping_interval,
+                         device_code_ttl=args.device_code_ttl, max_weavers=args.max_weavers,
                          weaver_grace_seconds=args.weaver_grace_seconds,
                          log_keepalive_seconds=args.log_keepalive_seconds,
                          weaver_hour_seconds=args.weaver_hour_seconds)

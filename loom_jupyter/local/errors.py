@@ -4,7 +4,8 @@ Domain code (auth, orgs, threads, weavers, the LLM proxy) raises these; the HTTP
 each into a status and Loom's `{"error", "message", ...}` body in one table (`base.py`).
 
     LocalError
-    ├── InvalidRequest ── InvalidLifetime, InvalidName, InvalidScopes
+    ├── InvalidRequest ── InvalidLifetime, InvalidName, InvalidScopes,
+    │                     InvalidDeviceCode, InvalidUserCode
     ├── BodyTooLarge, UnsupportedMediaType      (raised by the HTTP layer itself)
     ├── NotAuthenticated
     ├── NotAllowed
@@ -43,6 +44,14 @@ class InvalidName(InvalidRequest):
 
 class InvalidScopes(InvalidRequest):
     """API key scopes that are empty or unknown."""
+
+
+class InvalidDeviceCode(InvalidRequest):
+    """A device-code poll whose `device_code` is not a UUID (loom-api.md §1.3)."""
+
+
+class InvalidUserCode(InvalidRequest):
+    """A user code to approve that is malformed, unknown, expired or already used."""
 
 
 class BodyTooLarge(LocalError):

@@ -79,7 +79,8 @@ def build_document(modules: Iterable[ModuleType]) -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "An API key `lk_...`"},
+                               "description": "An API key `lk_...`, or an access token "
+                                              "`lt_...` from the device-code sign-in"},
                 "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "loom_session"},
             },
         },

@@ -1,6 +1,7 @@
-"""Orgs and their API keys: who may see and manage them (loom-api.md §1.5, §4.2)."""
+"""Orgs, their members and API keys: who may see and manage them (loom-api.md §1.5, §4.2)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,14 +10,33 @@ from .errors import AlreadyRevoked, InvalidName, InvalidRequest, InvalidScopes, 
 from .principal import ROLES, Principal, Role
 
 SCOPES = ("threads_read", "threads_write", "threads_delete", "llm_use", "tools_use")
+# Local orgs are made by the server, never listed publicly and joined only by getting a key.
+ORG_VISIBILITY, ORG_JOIN_POLICY = "private", "invite_only"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "org"
+
+
+def _org_json(row: Any) -> dict[str, Any]:
+    """An org as Loom's web client reads it; a local org never changes after it is made."""
+    return {"id": row["id"], "name": row["name"], "slug": _slug(row["name"]),
+            "visibility": ORG_VISIBILITY, "join_policy": ORG_JOIN_POLICY, "is_personal": False,
+            "created_at": row["created_at"], "updated_at": row["created_at"],
+            "member_count": row["member_count"]}
+
+
+def _member_json(row: Any) -> dict[str, Any]:
+    return {"user_id": row["user_id"], "display_name": row["display_name"], "email": None,
+            "avatar_url": None, "role": row["role"], "joined_at": row["joined_at"]}
 
 
 def _key_json(row: Any) -> dict[str, Any]:
-    """A listed API key as Loom shows it: never the key, nor its hash."""
-    return {"id": row["id"], "name": row["name"], "scopes": row["scopes"].split(),
-            "created_by": row["created_by"], "created_at": row["created_at"],
-            "last_used_at": row["last_used_at"], "revoked_at": row["revoked_at"],
-            "role": row["role"], "user_id": row["user_id"]}
+    """A listed API key as Loom shows it: its first characters, never the key, nor its hash."""
+    return {"id": row["id"], "name": row["name"], "prefix": row["prefix"] or "lk_",
+            "scopes": row["scopes"].split(), "created_by": row["created_by"],
+            "created_at": row["created_at"], "last_used_at": row["last_used_at"],
+            "revoked_at": row["revoked_at"], "role": row["role"], "user_id": row["user_id"]}
 
 
 def parse_key_request(body: dict[str, Any]) -> tuple[str, list[str], Role]:
@@ -38,11 +58,25 @@ class Orgs:
         self.auth = auth
         self.accounts = auth.accounts
 
-    def of(self, p: Principal) -> list[dict[str, str]]:
-        """The caller's orgs; a system admin sees every org (as `admin` where not a member)."""
-        return [{"id": r["id"], "name": r["name"], "role": r["role"] or "admin"}
+    def of(self, p: Principal) -> list[dict[str, Any]]:
+        """The caller's orgs with their role there (a local extension); a system admin sees
+        every org (as `admin` where not a member)."""
+        return [{**_org_json(r), "role": r["role"] or "admin"}
                 for r in self.accounts.orgs_with_role(p.user_id)
                 if r["role"] is not None or p.is_admin]
+
+    def get(self, p: Principal, org_id: str) -> dict[str, Any]:
+        """`GET /api/orgs/{id}`: for its members and system admins."""
+        self.require_member(p, org_id)
+        row = self.accounts.org(org_id)
+        if row is None:  # only reached by an admin: require_member has refused the others
+            raise NotFound(f"Organization not found: {org_id}")
+        return _org_json(row)
+
+    def members(self, p: Principal, org_id: str) -> list[dict[str, Any]]:
+        """`GET /api/orgs/{id}/members`: for its members and system admins."""
+        self.require_member(p, org_id)
+        return [_member_json(r) for r in self.accounts.members(org_id)]
 
     def require_member(self, p: Principal, org_id: str) -> None:
         """Members may use an org; a system admin any org that exists (§4.2)."""
@@ -71,8 +105,9 @@ class Orgs:
         self._require_key_admin(p, org_id)
         name, scopes, role = parse_key_request(read_body())
         made = self.auth.create_key(org_id, name, scopes, role, created_by=p.user_id)
-        return {"id": made["id"], "key": made["key"], "name": name, "scopes": scopes,
-                "created_at": made["created_at"], "role": role, "user_id": made["user_id"]}
+        return {"id": made["id"], "key": made["key"], "prefix": made["prefix"], "name": name,
+                "scopes": scopes, "created_at": made["created_at"], "role": role,
+                "user_id": made["user_id"]}
 
     def revoke_key(self, p: Principal, org_id: str, key_id: str) -> None:
         self._require_key_admin(p, org_id)

@@ -15,6 +15,7 @@ class Principal:
     role: Role
     org_ids: tuple[str, ...]
     key_id: str | None
+    access_token_id: str | None = None  # set when an `lt_` token made the call (logout revokes it)
 
     @property
     def is_admin(self) -> bool:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .auth import Auth
 from .config import LocalConfig
+from .device import DeviceFlow
 from .llm import LlmService
 from .orgs import Orgs
 from .store import Store
@@ -17,6 +18,7 @@ class LocalState:
     config: LocalConfig
     store: Store
     auth: Auth
+    devices: DeviceFlow
     orgs: Orgs
     threads: Threads
     weavers: WeaverManager
@@ -37,8 +39,9 @@ class LocalState:
         except BaseException:
             store.close()
             raise
-        return cls(config=config, store=store, auth=auth, orgs=Orgs(auth), threads=Threads(store),
-                   weavers=weavers, llm=llm)
+        return cls(config=config, store=store, auth=auth,
+                   devices=DeviceFlow(auth, config.device_code_ttl), orgs=Orgs(auth),
+                   threads=Threads(store), weavers=weavers, llm=llm)
 
     async def close(self) -> None:
         try:

@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL,
     scopes TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_by TEXT, created_at TEXT NOT NULL,
     last_used_at TEXT, revoked_at TEXT);
+CREATE TABLE IF NOT EXISTS device_codes (
+    device_hash TEXT PRIMARY KEY, user_code TEXT NOT NULL UNIQUE, expires_at REAL NOT NULL,
+    approved_by TEXT, approved_at TEXT);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, last_used_at TEXT, expires_at REAL NOT NULL, revoked_at TEXT);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at TEXT NOT NULL,
     expires_at REAL NOT NULL);
@@ -37,6 +43,9 @@ CREATE TABLE IF NOT EXISTS weavers (
     id TEXT PRIMARY KEY, owner_user_id TEXT NOT NULL, org_id TEXT NOT NULL, status TEXT NOT NULL,
     created_at TEXT NOT NULL, data TEXT NOT NULL, deleted_at TEXT);
 """
+# Columns added after a table was first shipped: (table, column, declaration). A data directory
+# made by an older version gains them on open; `CREATE TABLE IF NOT EXISTS` would not add them.
+ADDED_COLUMNS = (("api_keys", "prefix", "TEXT"),)
 
 
 def utc_now() -> str:
@@ -69,6 +78,9 @@ class Store:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(SCHEMA)
+        for table, column, declaration in ADDED_COLUMNS:
+            if column not in {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         return cls(conn, path)
 
     def close(self) -> None:

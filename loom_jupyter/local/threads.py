@@ -102,6 +102,13 @@ def _require_writer(p: Principal, row: Any) -> None:
         raise NotAllowed("Only the thread's owner may change it")
 
 
+def _check_version(stored: int, expected: int | None) -> None:
+    """`If-Match` (when sent) must name the stored version, else 409 with both numbers."""
+    if expected is not None and stored != expected:
+        raise VersionConflict(f"Version conflict: expected {stored}, got {expected}",
+                              server_version=stored, client_version=expected)
+
+
 def _stamped(data: dict[str, Any], existing: Any) -> dict[str, Any]:
     """`data` as sent (PUT does not bump `version`, §3.2), with `updated_at` and defaults;
     `existing` is the live row it replaces (its `created_at` is kept), if any."""
@@ -155,14 +162,27 @@ class Threads:
             row = self.rows.row(thread_id)
             _require_writer(p, row)
             live = row if row is not None and row["deleted_at"] is None else None
-            if live is not None and expected is not None and live["version"] != expected:
-                raise VersionConflict(
-                    f"Version conflict: expected {live['version']}, got {expected}",
-                    server_version=live["version"], client_version=expected)
+            if live is not None:
+                _check_version(live["version"], expected)
             saved = _stamped(data, live)
             owner = p.user_id if live is None else live["owner_user_id"]
             self.rows.upsert(saved, owner, _search_text(saved))
         return saved
+
+    def set_visibility(self, p: Principal, thread_id: str, body: dict[str, Any],
+                       expected: int | None) -> dict[str, Any]:
+        """`POST .../visibility`: unlike PUT, this bumps `version` itself (§3.2)."""
+        visibility = body.get("visibility")
+        if not isinstance(visibility, str) or visibility not in VISIBILITIES:
+            raise _bad(f"visibility must be one of {list(VISIBILITIES)}")
+        with self.store.transaction():
+            row = self._visible_row(p, thread_id)
+            _require_writer(p, row)
+            _check_version(row["version"], expected)
+            data = {**json.loads(row["data"]), "visibility": visibility,
+                    "version": row["version"] + 1, "updated_at": utc_now()}
+            self.rows.upsert(data, row["owner_user_id"], row["search_text"])
+        return data
 
     def delete(self, p: Principal, thread_id: str) -> None:
         _require_writer(p, self._visible_row(p, thread_id))

@@ -12,7 +12,7 @@ from loom_jupyter.local import errors
 from loom_jupyter.local.base import wire_error
 from tests.fixtures.loom_server import LocalLoom
 
-# Status and code of each domain error, as loom-api.md §1.5, §2, §4.2 and §5.4 give them (the
+# Status and code of each domain error, as loom-api.md §1.3, §1.5, §2, §4.2 and §5.4 give them (the
 # local server's documented choices: `version_conflict`, `rate_limited`).
 LOOM_CODES: list[tuple[type[errors.LocalError], int, str]] = [
     (errors.LocalError, 500, "internal_error"),
@@ -20,6 +20,8 @@ LOOM_CODES: list[tuple[type[errors.LocalError], int, str]] = [
     (errors.InvalidLifetime, 400, "invalid_lifetime"),
     (errors.InvalidName, 400, "invalid_name"),
     (errors.InvalidScopes, 400, "invalid_scopes"),
+    (errors.InvalidDeviceCode, 400, "invalid_device_code"),
+    (errors.InvalidUserCode, 400, "invalid_user_code"),
     (errors.BodyTooLarge, 413, "payload_too_large"),
     (errors.UnsupportedMediaType, 415, "unsupported_media_type"),
     (errors.NotAuthenticated, 401, "unauthorized"),

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from tests.fixtures.loom_server import LocalLoom, start_local_loom
+from tests.fixtures.wait import async_wait_until
 from tests.local.llm_standin import StandIn
 
 ANTHROPIC_KEY = "sk-ant-test-" + secrets.token_hex(16)
@@ -307,10 +306,11 @@ async def test_client_disconnect_stops_the_upstream(loom, standin, provider):
             received += 1
             if received == 3:
                 break
-    deadline = time.monotonic() + 5  # the stand-in streams for 10 s unless its client goes away
-    while standin.disconnects.count(provider) == before and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert standin.disconnects.count(provider) == before + 1
+    # The stand-in streams for 10 s unless its client goes away.
+    count = await async_wait_until(lambda: standin.disconnects.count(provider), 5,
+                                   f"{provider} upstream to see its client go away",
+                                   until=lambda n: n != before)
+    assert count == before + 1
 
 
 async def test_vertex_stays_offline_with_keys_set(loom, standin):

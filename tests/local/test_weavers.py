@@ -10,6 +10,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.fixtures.loom_server import LocalLoom
+from tests.fixtures.wait import read_until, wait_until
 
 PY = "python3"
 
@@ -36,13 +37,14 @@ def _delete(server: LocalLoom, weaver_id: str, key: str | None = None) -> httpx.
 
 
 def _wait_status(server: LocalLoom, weaver_id: str, wanted: str, seconds: float = 20) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        body = _get(server, weaver_id).json()
-        if body.get("status") == wanted:
-            return dict(body)
-        time.sleep(0.1)
-    raise AssertionError(f"{weaver_id} never became {wanted}: {body}")
+    body = wait_until(lambda: _get(server, weaver_id).json(), seconds, f"{weaver_id} to be {wanted}",
+                      until=lambda b: b.get("status") == wanted, interval=0.1)
+    return dict(body)
+
+
+def _wait_gone(server: LocalLoom, weaver_id: str, what: str, seconds: float = 15) -> None:
+    wait_until(lambda: _get(server, weaver_id).status_code, seconds, what,
+               until=lambda status: status == 404, interval=0.1)
 
 
 def _sse_data(server: LocalLoom, weaver_id: str, params: dict[str, str], *,
@@ -226,10 +228,7 @@ def test_roles_follow_the_access_table(loom_server):
 def test_delete_terminates_and_then_the_weaver_is_gone(loom_server):
     weaver = _made(loom_server, command=["sh", "-c", "trap '' TERM; sleep 60"])  # ignores SIGTERM
     assert _delete(loom_server, weaver["id"]).status_code == 204
-    deadline = time.monotonic() + 15
-    while _get(loom_server, weaver["id"]).status_code != 404:
-        assert time.monotonic() < deadline, "the weaver outlived its delete"
-        time.sleep(0.1)
+    _wait_gone(loom_server, weaver["id"], "the deleted weaver to be gone")
 
 
 def test_too_many_weavers(loom_server_factory):
@@ -245,10 +244,7 @@ def test_expiry_sweep_and_cleanup_endpoint(loom_server_factory):
     # One "hour" of lifetime lasts 1 s here; the sweeper runs every 0.3 s.
     swept = loom_server_factory(extra_args=["--weaver-hour-seconds", "1", "--cleanup-interval", "0.3"])
     doomed = _made(swept, command=["sleep", "60"])
-    deadline = time.monotonic() + 15
-    while _get(swept, doomed["id"]).status_code != 404:
-        assert time.monotonic() < deadline, "an expired weaver was never swept"
-        time.sleep(0.2)
+    _wait_gone(swept, doomed["id"], "the expired weaver to be swept")
 
     manual = loom_server_factory(extra_args=["--weaver-hour-seconds", "1", "--cleanup-interval", "3600"])
     old = _made(manual, command=["sleep", "60"])
@@ -283,14 +279,7 @@ def _ws(server: LocalLoom, weaver_id: str, key: str | None = None):
 
 
 def _read_until(ws, needle: bytes, seconds: float = 15) -> bytes:
-    seen, deadline = b"", time.monotonic() + seconds
-    while needle not in seen and time.monotonic() < deadline:
-        try:
-            frame = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
-        except TimeoutError:
-            break
-        seen += frame if isinstance(frame, bytes) else frame.encode()
-    return seen
+    return read_until(lambda: ws.recv(timeout=0.5), needle, seconds)
 
 
 def test_attach_bridges_bytes_to_the_pty(loom_server):

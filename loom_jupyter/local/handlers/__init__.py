@@ -6,5 +6,5 @@ missing. A module may also expose `OPENAPI_SCHEMAS` (merged into `components.sch
 from __future__ import annotations
 
 MODULES: tuple[str, ...] = (
-    "auth", "orgs", "threads", "health", "sessions_ws", "openapi", "weavers", "llm",
+    "auth", "device_page", "orgs", "threads", "health", "sessions_ws", "openapi", "weavers", "llm",
 )

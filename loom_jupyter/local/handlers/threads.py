@@ -1,4 +1,5 @@
-"""`/api/threads`: list, search, get, PUT with `If-Match` optimistic concurrency, soft delete (§3.2).
+"""`/api/threads`: list, search, get, PUT and visibility with `If-Match` optimistic concurrency,
+soft delete (§3.2).
 
 Support is read-only; a private thread is visible to its owner, support and admins only.
 """
@@ -54,10 +55,18 @@ class ThreadHandler(_ThreadsBase):
         self.set_status(204)
 
 
+class ThreadVisibilityHandler(_ThreadsBase):
+    def post(self, thread_id: str) -> None:
+        expected = _if_match(self.request.headers.get("If-Match"))
+        self.write_json(self.threads.set_visibility(self.principal, thread_id, self.json_body(),
+                                                    expected))
+
+
 ROUTES = [
     (r"/api/threads", ThreadListHandler),
     (r"/api/threads/search", ThreadSearchHandler),
     (r"/api/threads/([^/]+)", ThreadHandler),
+    (r"/api/threads/([^/]+)/visibility", ThreadVisibilityHandler),
 ]
 
 _STR, _INT = {"type": "string"}, {"type": "integer"}
@@ -86,6 +95,9 @@ _PAGING = [query_param("limit", {"type": "integer", "minimum": 0, "maximum": 100
            query_param("offset", {"type": "integer", "minimum": 0, "default": 0}),
            query_param("workspace", _STR, "only threads with this workspace_root")]
 _ID = [path_param("thread_id", "`T-<uuid7>`")]
+_IF_MATCH = [{"name": "If-Match", "in": "header", "required": False, "schema": _INT,
+              "description": "the version the change is based on (a bare integer; anything "
+                             "else is ignored, like Loom)"}]
 _THREAD = {"$ref": "#/components/schemas/Thread"}
 
 OPENAPI_PATHS = {
@@ -108,12 +120,18 @@ OPENAPI_PATHS = {
         "put": {"summary": "Create or replace; `If-Match: <version>` (bare integer) guards "
                            "against lost updates; the body's version is stored as sent",
                 "tags": ["threads"],
-                "parameters": _ID + [{"name": "If-Match", "in": "header", "required": False,
-                                      "schema": _INT}],
+                "parameters": _ID + _IF_MATCH,
                 "requestBody": json_body(_THREAD),
                 "responses": {"200": json_response("The stored thread", _THREAD),
                               **errors(400, 401, 403, 409, 413, 415)}},
         "delete": {"summary": "Soft delete", "tags": ["threads"], "parameters": _ID,
                    "responses": {"204": {"description": "Deleted"}, **errors(401, 403, 404)}},
     },
+    "/api/threads/{thread_id}/visibility": {"post": {
+        "summary": "Change who sees a thread; bumps `version` (unlike PUT)", "tags": ["threads"],
+        "parameters": _ID + _IF_MATCH,
+        "requestBody": json_body(obj({"visibility": _SUMMARY_PROPS["visibility"]},
+                                     ["visibility"])),
+        "responses": {"200": json_response("The stored thread", _THREAD),
+                      **errors(400, 401, 403, 404, 409, 413, 415)}}},
 }
