@@ -17,6 +17,7 @@ from loom_jupyter.client.models.weavers import KNOWN_STATUSES, RUNNING
 
 from ._create_form import CreateForm
 from ._poll import Poller, close_tree, start_daemon
+from ._signin import SignInBar
 from ._weaver_table import WeaverTable, short_id
 
 __all__ = ["WeaverDashboard"]
@@ -87,10 +88,12 @@ class WeaverDashboard(w.VBox):
         self.create_panel = w.Accordion(children=[self.form], selected_index=None)
         self.create_panel.set_title(0, "New weaver")
         self.detail = w.VBox()
+        self.signin_bar = SignInBar(self._client, on_signed_in=self._signed_in)
         for control in (self.status_filter, self.tag_filter):
             control.observe(lambda _c: self._refilter(), names="value")
         self.page_size.observe(lambda _c: self._refilter(), names="value")
         super().__init__(children=[
+            self.signin_bar,
             w.HBox([self.status_filter, self.tag_filter, self.refresh_button]),
             w.HBox([self.page_size, self.prev_button, self.next_button, self.page_label]),
             self.table,
@@ -98,6 +101,12 @@ class WeaverDashboard(w.VBox):
             w.HBox([self.bulk_tag, self.bulk_delete_button]),
             self.confirm_box, self.status, self.create_panel, self.detail,
         ])
+
+    def _signed_in(self) -> None:
+        self._table.me = None  # a new person: whose rows are whose changes
+        if not self.form.org.value:
+            self.form.org.value = self._default_org()
+        self._poller_trigger()
 
     def _default_org(self) -> str:
         try:
