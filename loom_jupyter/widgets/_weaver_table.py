@@ -115,17 +115,19 @@ class WeaverTable:
             weaver.lifetime_hours,
             _age_text(_age_hours(weaver)),
             weaver.owner_user_id,
+            getattr(weaver, "reason", None),
         )
 
     def _build(self, weaver: Any) -> str:
-        status, image, tags, lifetime, age, owner = self._signature(weaver)
+        status, image, tags, lifetime, age, owner, reason = self._signature(weaver)
         tag_text = ", ".join(f"{k}:{v}" for k, v in tags)
         life = f"{age} / {lifetime}h" if lifetime is not None else age
         owner_text = "you" if owner and owner == self.me else (owner or "")[:8]
         cells = [
             f'<code title="{html.escape(weaver.id)}">{html.escape(short_id(weaver.id))}</code>',
             html.escape(image or ""),
-            status_badge(status),
+            status_badge(status) + (f' <span style="opacity:.75">{html.escape(reason)}</span>'
+                                    if reason else ""),
             html.escape(tag_text),
             html.escape(life),
             f'<span title="{html.escape(owner or "")}">{html.escape(owner_text)}</span>',

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from loom_jupyter.client import Loom, Thread
+from loom_jupyter.client import Loom, LoomError, Thread
 from tests.fixtures.wait import wait_until
 
 from IPython.utils.capture import capture_output
@@ -188,3 +188,19 @@ def test_bad_input_is_one_line_and_creates_nothing(ip, client, line):
     message = run(ip, line).usage_error()
     assert message
     assert {w.id for w in client.weavers.list()} == before
+
+
+def test_why_a_weaver_failed_is_shown_everywhere(ip, client):
+    """Issue 19: the server says `exit code 3`; the SDK, the magics and wait() all say it too."""
+    created = client.weavers.create("python:3.12", command=["sh", "-c", "exit 3"],
+                                    tags={"suite": "reasons"})
+    weaver = wait_until(lambda: client.weavers.get(created.id), 20, "the weaver to fail",
+                        until=lambda w: w.status == "failed")
+    assert (weaver.reason, weaver.exit_code, weaver.status_text) == (
+        "exit code 3", 3, "failed (exit code 3)")
+    with pytest.raises(LoomError, match=r"is failed \(exit code 3\), so it will never be running"):
+        client.weavers.wait(created.id, "running", timeout=5)
+    listed = run(ip, "%loom weavers --tag suite:reasons")
+    assert "reason" in listed.all_text() and "exit code 3" in listed.all_text()
+    got = run(ip, f"%loom get {created.id}")
+    assert "exit code 3" in got.all_text()

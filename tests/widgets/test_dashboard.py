@@ -187,3 +187,13 @@ def test_five_hundred_rows_rebuild_one_fragment_per_change():
     page = table.render(table.select(tags={"n": "3"})[:25])
     assert page.count("<tr data-weaver-id") == 25
     assert table.update(weavers[:-1]) == {weavers[-1].id} and len(table.rows) == 499
+
+
+def test_a_failed_weaver_shows_why(client, dashboard):
+    failed = client.weavers.create("python:3.12", command=["sh", "-c", "exit 7"],
+                                   tags={"suite": "why"})
+    wait_until(lambda: client.weavers.get(failed.id).status, 20, "the weaver to fail",
+               until=lambda status: status == "failed")
+    dashboard.status_filter.value = "failed"
+    dashboard.refresh()
+    assert "exit code 7" in dashboard.table.value

@@ -1,6 +1,7 @@
 """Weaver wire models: the weaver itself, lists, cleanup results, log lines, create requests."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,9 @@ FINAL_STATUSES = frozenset({SUCCEEDED, FAILED})  # ended by itself; it will neve
 REQUEST_ID_TAG = "loom-jupyter-request-id"
 
 
+_EXIT_CODE = re.compile(r"\bexit code (-?\d+)")
+
+
 class Weaver(ResponseModel):
     """A weaver (loom-api.md §4.1); `status` may be a value newer than this SDK knows."""
 
@@ -34,6 +38,7 @@ class Weaver(ResponseModel):
     age_hours: float | None = None
     owner_user_id: str | None = None
     request_id: str | None = None
+    reason: str | None = None  # why it failed or stopped, when the server says (e.g. "exit code 3")
 
     @model_validator(mode="before")
     @classmethod
@@ -44,6 +49,17 @@ class Weaver(ResponseModel):
             tags = dict(tags)
             data = {**data, "tags": tags, "request_id": tags.pop(REQUEST_ID_TAG)}
         return data
+
+    @property
+    def exit_code(self) -> int | None:
+        """The process's exit code, when `reason` gives one."""
+        match = _EXIT_CODE.search(self.reason or "")
+        return int(match.group(1)) if match else None
+
+    @property
+    def status_text(self) -> str:
+        """The status with its reason: `failed (exit code 3)`."""
+        return f"{self.status} ({self.reason})" if self.reason else self.status
 
     @property
     def expires_at(self) -> datetime | None:

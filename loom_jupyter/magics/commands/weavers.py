@@ -38,7 +38,8 @@ def run(magics: Any, args: Namespace, cell: str | None) -> Any:
     found = magics.client.weavers.list(tags=dict(args.tag) or None)
     if args.status:
         found = by_status(found, args.status)
-    view = ListView(found, COLUMNS, "Weavers")
+    columns = (*COLUMNS, "reason") if any(w.reason for w in found) else COLUMNS
+    view = ListView(found, columns, "Weavers")
     if args.output:
         magics.shell.user_ns[args.output] = view.to_pandas() if args.dataframe else view
     return view
