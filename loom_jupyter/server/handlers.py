@@ -65,7 +65,23 @@ class LoomProxyHandler(LoomAuthMixin):
     _holds_upload_slot = False
     _declared_length: int | None = None
 
+    _prepared = False
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if not self._prepared:
+            self._closing()
+        super().write_error(status_code, **kwargs)
+
+    def _closing(self) -> None:
+        # Answered before the request body was read: tornado closes this connection after the
+        # answer. Say so, or a reverse proxy (JupyterHub's) reuses it and fails its next caller.
+        self.set_header("Connection", "close")
+
     async def prepare(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await self._prepare()
+        self._prepared = True
+
+    async def _prepare(self) -> None:
         await super().prepare(_redirect_to_login=False)
         if self._finished:
             return
@@ -120,6 +136,7 @@ class LoomProxyHandler(LoomAuthMixin):
             self._sending.cancel()
         self.log.warning("loom proxy: %s %s -> 408 (request body stalled)", self.request.method,
                          safe_path(self.request.path))
+        self._closing()
         self.send_json({"error": "request_timeout", "message": "The request body stopped "
                         f"arriving for {self.loom.body_timeout:g} s."}, 408)
 
