@@ -37,6 +37,10 @@ def run(magics: Any, args: Namespace, cell: str | None) -> None:
     from .._errors import MagicError
 
     signin = magics.client.signin
+    state = signin.state()
+    if state.state == "signed_in" and state.source == "sign-in":
+        print(f"Already signed in to {state.url} as {state.who} (%loom logout to switch).")
+        return
     state = signin.start()
     area = LiveArea(hz=2)
     try:
