@@ -68,8 +68,12 @@ class Weaver(ResponseModel):
             return None
         return self.created_at + timedelta(hours=self.lifetime_hours)
 
+    def __repr_args__(self) -> Any:
+        return [(k, v) for k, v in super().__repr_args__() if k != "reason" or v]
+
     def _repr_html_(self) -> str:
-        pairs = [(k, getattr(self, k)) for k in type(self).model_fields]
+        pairs = [(k, getattr(self, k)) for k in type(self).model_fields
+                 if k != "reason" or self.reason]  # a reason only when there is one
         return fields_table(pairs + [("expires_at", self.expires_at)], f"Weaver {self.id}")
 
 
