@@ -6,26 +6,12 @@ import sys
 from collections.abc import Sequence
 
 
-def _run_local(args: argparse.Namespace) -> int:
-    from .local.app import run
-    from .local.config import from_args
-
-    run(from_args(args))
-    return 0
-
-
 def _add_local(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .local import approve
-    from .local.config import add_arguments
+    from .local.command import DESCRIPTION, configure
 
     parser = sub.add_parser("local", help="run the embedded Loom-compatible server",
-                            description="Run the embedded Loom-compatible server. It prints its "
-                                        "URL and the path of the admin key file (never the key). "
-                                        "`local approve CODE --as USER` approves a device-code "
-                                        "sign-in.")
-    add_arguments(parser)
-    parser.set_defaults(func=_run_local)
-    approve.add_parser(parser.add_subparsers(dest="local_command", metavar="SUBCOMMAND"))
+                            description=DESCRIPTION)
+    configure(parser)
 
 
 def _add_lab(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
