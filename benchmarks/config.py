@@ -28,6 +28,7 @@ class Sizes:
     follow_paths: tuple[str, ...] = ("ours",)
     resume_cuts: int = 3
     resume_paths: tuple[str, ...] = ("direct", "ours", "jsp")
+    cut_lines: int = 20_000              # followed while every connection is reset every 0.15-0.6 s
 
 
 FULL = Sizes()
@@ -35,5 +36,5 @@ SMOKE = replace(
     FULL, rounds=1, warmup=0, latency_seconds=1, load_seconds=1, sse_lines=2000,
     sse_rounds=1, ttfe_reps=2, tick_events=8, tick_period=0.02, echo_keys=10,
     bulk_bytes=256 * 1024, bulk_rounds=1, load_ext_reps=1, list_weavers=5, list_reps=1,
-    follow_lines=2000, resume_cuts=1,
+    follow_lines=2000, resume_cuts=1, cut_lines=2000,
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 from loom_jupyter.client import Loom
 
+from . import follow_cuts
 from .context import Bench
 from .relay import Relay
 from .stats import median, rotation
@@ -104,3 +105,27 @@ def run(bench: Bench) -> None:
             lost.add(name, out["lost"] + out["dups"])
             bench.say(f"resume via {name}: {median(out['gaps']):.0f} ms to continue, "
                       f"lost {out['lost']}, repeated {out['dups']}")
+    _under_cuts(bench, paths)
+
+
+def _under_cuts(bench: Bench, paths: list[str]) -> None:
+    """The same SDK follow while every connection is reset every 0.15-0.6 s (issue 14)."""
+    results, what = bench.results, "follow, every connection reset every 0.15-0.6 s"
+    rate = results.metric("rs.cut_rate", SECTION, f"{what}: lines/s delivered (weaver prints "
+                          "~5,000/s)", "lines/s", higher_is_better=True)
+    replayed = results.metric("rs.cut_replayed", SECTION, f"{what}: bytes replayed per reconnect",
+                              "B", note="lines the follow had delivered before, sent again by the "
+                              "reconnect's replay (or read by a try that fell short)")
+    missed = results.metric("rs.cut_missed", SECTION, f"{what}: bytes missed per reconnect", "B",
+                            note="lines printed while disconnected, which the replay brought")
+    wrong = results.metric("rs.cut_wrong", SECTION, f"{what}: lines lost / repeated / unordered",
+                           "lines")
+    for seed, name in enumerate(rotation(paths, 0)):
+        out = follow_cuts.measure(bench, name, bench.sizes.cut_lines, seed)
+        rate.add(name, out["rate"])
+        replayed.add(name, out["replayed"])
+        missed.add(name, out["missed"])
+        wrong.add(name, out["wrong"])
+        bench.say(f"follow under cuts via {name}: {out['rate']:.0f} lines/s, {out['cuts']} cuts, "
+                  f"{out['replayed']:.0f} B replayed / {out['missed']:.0f} B missed per reconnect, "
+                  f"{out['wrong']} wrong")

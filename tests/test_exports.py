@@ -18,7 +18,7 @@ CONTRACT = {
 def test_all_is_sorted_unique_and_complete():
     assert len(client.__all__) == len(set(client.__all__))
     assert set(client.__all__) >= CONTRACT
-    public = {n for n in vars(client) if not n.startswith("_") and n not in {"annotations", "conversation", "models", "resources"}}
+    public = {n for n in vars(client) if not n.startswith("_") and n not in {"annotations", "conversation", "follow", "models", "resources"}}
     assert public == set(client.__all__)
 
 

@@ -23,6 +23,7 @@ from ._errors import (
 from ._settings import Settings, resolve_settings
 from ._ws import AsyncTerminalSession, TerminalSession
 from .conversation import AsyncConversation, Conversation, Turn
+from .follow import FollowEnded, LogGap, Reconnecting, Reconnects, Resumed
 from .models import (
     CleanupResult,
     Completed,
@@ -68,8 +69,10 @@ __all__ = [
     "ConflictError",
     "Conversation",
     "ErrorEvent",
+    "FollowEnded",
     "Health",
     "LlmEvent",
+    "LogGap",
     "LogLine",
     "Loom",
     "LoomConfigError",
@@ -81,7 +84,10 @@ __all__ = [
     "OrgList",
     "PermissionDeniedError",
     "RateLimitError",
+    "Reconnecting",
+    "Reconnects",
     "ResponseValidationError",
+    "Resumed",
     "ServerError",
     "ServiceUnavailableError",
     "Settings",

@@ -1,7 +1,7 @@
 """When to retry (a pure decision), how long to wait (a backoff generator), and the retry flow."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,8 +24,6 @@ class RetryPolicy:
     max_retry_after: float = 10.0
 
 
-NO_RETRY = RetryPolicy(max_attempts=1)
-
 
 def backoff(policy: RetryPolicy) -> Iterator[float]:
     """Capped exponential delays: base, 2*base, 4*base, ... cap, cap, ..."""
@@ -33,6 +31,13 @@ def backoff(policy: RetryPolicy) -> Iterator[float]:
     while True:
         yield min(delay, policy.cap)
         delay *= 2
+
+
+def jittered(delays: Iterator[float], share: float, rng: Callable[[], float]) -> Iterator[float]:
+    """Each delay shortened by a random part of up to `share` of it, so that many clients cut off
+    at once (a Loom restart) do not all come back at the same instant."""
+    for delay in delays:
+        yield delay * (1.0 - share * rng())
 
 
 def should_retry(call: Call[Any], exc: LoomError) -> bool:

@@ -42,6 +42,17 @@ class SSEDecoder:
                 events.append(event)
         return events
 
+    @property
+    def pending(self) -> bool:
+        """Part of an event has arrived (a field or a line of one)."""
+        return bool(self._partial or self._data)
+
+    def cut_off(self) -> list[str]:
+        """The `data:` fields of a message event cut off before its blank line. The spec drops
+        them; a stream whose fields are whole lines of text (Loom's log stream, loom-api.md
+        §4.6: every LF of a chunk starts a new field) may keep all but the last."""
+        return list(self._data) if self._event in ("", "message") else []
+
     def _lines(self, text: str) -> list[str]:
         if self._pending_cr:
             self._pending_cr = False

@@ -1,7 +1,9 @@
 """Follow a log stream into one output area: bounded buffer, bounded redraw rate, clean stop.
 
-The stream is read in a helper thread so the kernel's main thread can redraw on a timer
-(the last lines of a burst show up even if the weaver then goes quiet) and receives the
+What to show comes from the client's follow (`weavers.follow`): lines, `Reconnecting(n)`
+(shown in the footer), a `LogGap` (one line where the lines are missing) and the final
+`FollowEnded`. The stream is read in a helper thread so the kernel's main thread can redraw on
+a timer (the last lines of a burst show up even if the weaver then goes quiet) and receives the
 KeyboardInterrupt of the stop button. Display calls stay on the main thread.
 """
 from __future__ import annotations
@@ -9,32 +11,41 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from typing import Any
 from collections.abc import Callable, Iterator
+from typing import Any
+
+from loom_jupyter.client.follow import FollowEnded, LogGap, Reconnecting, Resumed, render
 
 from ._display import LiveArea, text_bundle
 
 _END = object()
+FOLLOWING = "following… (interrupt the kernel to stop)"
 
 
-def format_line(line: Any) -> str:
-    """The line's text: the client keeps the timestamp prefix in it only when asked (--timestamps);
-    `.timestamp` is parsed either way, so prefixing it here would show it always (and twice)."""
-    return str(getattr(line, "text", line))
+def ended_note(ended: FollowEnded | None) -> str:
+    """"log ended", and why when it is not the weaver finishing well."""
+    if ended is None or ended.succeeded:
+        return "log ended"
+    return f"log ended: {ended}"
 
 
 class LogFollower:
-    """Copy `lines` into one LiveArea until the stream ends or the user interrupts."""
+    """Copy `items` (lines and follow events) into one LiveArea until the stream ends or the
+    user interrupts; lines are shown with `render(line, timestamps)`."""
 
-    def __init__(self, lines: Iterator[Any], *, hz: float, keep: int,
+    def __init__(self, items: Iterator[Any], *, hz: float, keep: int, timestamps: bool = False,
                  on_line: Callable[[Any], Any] | None = None) -> None:
-        self._lines = lines
+        self._items = items
         self._queue: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
         self._buffer: deque[str] = deque(maxlen=max(1, keep))
+        self._timestamps = timestamps
         self._on_line = on_line
+        self._footer = FOLLOWING
         self.area = LiveArea(hz)
-        self.received = 0
+        self.received = 0  # lines
+        self._appended = 0  # lines and gap notes
+        self.ended: FollowEnded | None = None
         self._period = 1.0 / hz if hz > 0 else 0.25
 
     def run(self) -> str:
@@ -43,13 +54,14 @@ class LogFollower:
         reader.start()
         outcome = "failed"
         try:
-            self.area.set(self._render("following… (interrupt the kernel to stop)"))
+            self.area.set(self._following())
             outcome = self._pump()
         except KeyboardInterrupt:
             outcome = "stopped"
         finally:
             self._stop.set()
-            note = {"ended": "log ended", "stopped": "stopped following (interrupted)"}.get(outcome, "stream failed")
+            note = {"ended": ended_note(self.ended),
+                    "stopped": "stopped following (interrupted)"}.get(outcome, "stream failed")
             self.area.set(self._render(f"[{note}; {self.received} lines received]"))
             self.area.flush()
         return outcome
@@ -65,31 +77,49 @@ class LogFollower:
                 return "ended"
             if isinstance(item, BaseException):
                 raise item
-            self.received += 1
-            if self._on_line is not None:
-                self._on_line(item)
-            self._buffer.append(format_line(item))
+            self._show(item)
             # Rendered only when the area is actually redrawn (a few times a second), not per line.
             self.area.set(self._following)
 
+    def _show(self, item: Any) -> None:
+        if isinstance(item, Reconnecting):
+            self._footer = f"{render(item)} (interrupt the kernel to stop)"
+        elif isinstance(item, FollowEnded):
+            self.ended = item
+        elif isinstance(item, LogGap):
+            self._append(render(item))
+        elif not isinstance(item, Resumed):
+            self._line(item)
+
+    def _line(self, line: Any) -> None:
+        self.received += 1
+        self._footer = FOLLOWING
+        if self._on_line is not None:
+            self._on_line(line)
+        self._append(render(line, self._timestamps))
+
+    def _append(self, text: str) -> None:
+        self._appended += 1
+        self._buffer.append(text)
+
     def _following(self) -> dict[str, str]:
-        return self._render("following… (interrupt the kernel to stop)")
+        return self._render(self._footer)
 
     def _render(self, footer: str) -> dict[str, str]:
-        dropped = self.received - len(self._buffer)
+        dropped = self._appended - len(self._buffer)
         head = [f"[… {dropped} earlier lines not shown]"] if dropped > 0 else []
         return text_bundle("\n".join([*head, *self._buffer, footer]))
 
     def _read(self) -> None:
         try:
-            for line in self._lines:
+            for item in self._items:
                 if self._stop.is_set():
                     break
-                self._queue.put(line)
+                self._queue.put(item)
         except Exception as exc:
             self._queue.put(exc)
         finally:
-            close = getattr(self._lines, "close", None)
+            close = getattr(self._items, "close", None)
             if close is not None:
                 close()
             self._queue.put(_END)

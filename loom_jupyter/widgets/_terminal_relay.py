@@ -1,4 +1,10 @@
-"""Kernel-side terminal relay: one Loom attach session pumped in a thread, reattached while the weaver runs."""
+"""Kernel-side terminal relay: one Loom attach session pumped in a thread, reattached while the weaver runs.
+
+When to reattach and when to stop is the client's follow design (`client.follow`): after a
+drop, `weavers.reconnect` asks Loom about the weaver and answers Reconnecting (wait, then try
+again: never given up while the weaver may run) or FollowEnded. The relay only waits (on its
+stop flag, so closing the widget is immediate) and says so in the terminal.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +20,17 @@ from loom_jupyter.client import (
     PermissionDeniedError,
     StreamError,
 )
+from loom_jupyter.client.follow import FollowEnded, Reconnects, render
 
 __all__ = ["Relay"]
 
 Emit = Callable[[dict[str, Any], list[bytes]], None]
 OnState = Callable[[str, bool], None]
 
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 REPLAY_LIMIT = 256 * 1024  # what a view rendered late (or re-rendered) gets back
 COALESCE_LIMIT = 64 * 1024  # one comm message per burst of output, not per PTY read
 POLL = 0.25  # how often the pump looks at the stop flag
 _FATAL = (NotFoundError, PermissionDeniedError, AuthenticationError)
-_LIVE = ("pending", "running")
 
 
 class Relay:
@@ -45,10 +50,6 @@ class Relay:
 
     def start(self) -> None:
         self._thread.start()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def write(self, data: bytes) -> bool:
         """Keystrokes from a view; dropped (False) while no session is open."""
@@ -80,8 +81,7 @@ class Relay:
     # -- the pump thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        failures = 0
-        connected_once = False
+        reconnects, connected_once = Reconnects(), False
         while not self._stop.is_set():
             self._on_state("connecting", False)
             try:
@@ -90,36 +90,57 @@ class Relay:
                 return self._end(connected_once, str(exc))
             except _FATAL as exc:
                 return self._finish(f"error: {exc}", str(exc))
-            except LoomError as exc:
-                if failures >= len(RETRY_DELAYS):
-                    return self._finish(f"error: {exc}", str(exc))
-                self._stop.wait(RETRY_DELAYS[failures])
-                failures += 1
-                continue
-            failures, connected_once = 0, True
-            self._session = session
-            try:
-                self._pump(session)
-            finally:
-                self._session = None
-                session.close()
-            if self._stop.is_set() or not self._still_running():
-                return self._end(True, "")
-            self._notice("[connection lost; reconnecting]")
+            except LoomError:
+                session = None
+            if session is not None:
+                connected_once = True
+                if self._serve(session):
+                    reconnects.progressed()
+            if self._stop.is_set():
+                break
+            if not self._wait_to_reconnect(reconnects, connected_once):
+                return None
+        return self._end(connected_once, "")
 
-    def _pump(self, session: Any) -> None:
+    def _serve(self, session: Any) -> bool:
+        """Pump one session until it ends; whether any output came through it."""
+        self._session = session
+        try:
+            return self._pump(session)
+        finally:
+            self._session = None
+            session.close()
+
+    def _wait_to_reconnect(self, reconnects: Reconnects, connected_once: bool) -> bool:
+        """Wait as the client's follow says; False when the weaver ended (or asking failed)."""
+        try:
+            step = self._client.weavers.reconnect(self._id, reconnects)
+        except LoomError as exc:
+            self._finish(f"error: {exc}", str(exc))
+            return False
+        if isinstance(step, FollowEnded):
+            self._end(connected_once, str(step))
+            return False
+        self._notice(render(step))
+        self._stop.wait(step.delay)
+        return True
+
+    def _pump(self, session: Any) -> bool:
         self._on_state("connected", session.read_only)
+        output = False
         while not self._stop.is_set():
             try:
                 chunk = session.recv(timeout=POLL)
             except StreamError as exc:
                 self._notice(str(exc))
-                return
+                return output
             if chunk is None:
-                return
+                return output
             if chunk:
+                output = True
                 self._output(chunk + self._drain(session))
                 self._on_state("connected", session.read_only)
+        return output
 
     def _drain(self, session: Any) -> bytes:
         more = bytearray()
@@ -141,14 +162,6 @@ class Relay:
 
     def _notice(self, text: str) -> None:
         self._emit({"type": "notice", "text": text}, [])
-
-    def _still_running(self) -> bool:
-        try:
-            return self._client.weavers.get(self._id).status in _LIVE
-        except NotFoundError:
-            return False
-        except LoomError:
-            return True  # cannot tell: try to reattach, which settles it
 
     def _end(self, was_connected: bool, detail: str) -> None:
         """A weaver that was running and no longer is has exited; anything else is an error."""

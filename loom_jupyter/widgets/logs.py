@@ -1,4 +1,8 @@
-"""LogView: follow a weaver's logs into a bounded, searchable, pausable view."""
+"""LogView: follow a weaver's logs into a bounded, searchable, pausable view.
+
+The follow (reconnecting, resuming, gaps) is the client's `weavers.follow`; this view only
+renders its lines and events, with the client's one timestamp rule (`follow.render`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from collections.abc import Iterator
 
 import ipywidgets as w
 
-from loom_jupyter.client import Loom, LoomError
+from loom_jupyter.client import LogLine, Loom, LoomError
+from loom_jupyter.client.follow import FollowEnded, LogGap, Reconnecting, render
 
 from ._poll import Throttle, close_tree, start_daemon
 
@@ -50,8 +55,9 @@ class LogView(w.VBox):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._stream: Iterator[Any] | None = None
-        self.received = 0
+        self.received = 0  # log lines (a gap note is buffered, not counted)
         self.state = "connecting"
+        self.ended: FollowEnded | None = None
         self._build_widgets()
         self._throttle = Throttle(self._flush, rate=rate, name="loom-logs-redraw")
         self._thread = start_daemon(self._follow, "loom-logs-follow")
@@ -74,17 +80,14 @@ class LogView(w.VBox):
     # -- following ------------------------------------------------------------------------
     def _follow(self) -> None:
         try:
-            # timestamps=False keeps the prefix out of .text; .timestamp is parsed either way.
-            self._stream = self._client.weavers.logs(
-                self.weaver_id, tail=self.tail, timestamps=False, follow=True)
+            # The client's follow: lines, and events saying it reconnects, missed lines, ended.
+            self._stream = self._client.weavers.follow(self.weaver_id, tail=self.tail)
             self.state = "following"
             self._throttle.mark()
-            for line in self._stream:
+            for item in self._stream:
                 if self._stop.is_set():
                     break
-                with self._lock:
-                    self._buffer.append(line)
-                    self.received += 1
+                self._take(item)
                 self._throttle.mark()
             self.state = "stopped" if self._stop.is_set() else "ended"
         except LoomError as exc:
@@ -94,6 +97,17 @@ class LogView(w.VBox):
         finally:
             _close_quietly(self._stream)
             self._throttle.mark()
+
+    def _take(self, item: Any) -> None:
+        if isinstance(item, Reconnecting):
+            self.state = render(item)
+        elif isinstance(item, FollowEnded):
+            self.ended = item
+        elif isinstance(item, LogLine | LogGap):
+            with self._lock:
+                self._buffer.append(item)
+                self.received += isinstance(item, LogLine)
+            self.state = "following"
 
     @property
     def paused(self) -> bool:
@@ -122,13 +136,11 @@ class LogView(w.VBox):
         """What the view shows: the newest ``view_lines`` buffered lines matching the search."""
         query = self.search.value.strip().lower()
         with self._lock:
-            items = [line for line in self._buffer if query in line.text.lower()]
-        return [self._format(line) for line in items[-self.view_lines:]]
+            items = [item for item in self._buffer if query in render(item).lower()]
+        return [self._format(item) for item in items[-self.view_lines:]]
 
-    def _format(self, line: Any) -> str:
-        if self.timestamps.value and line.timestamp is not None:
-            return f"{line.timestamp.isoformat()} {line.text}"
-        return line.text
+    def _format(self, item: Any) -> str:
+        return render(item, self.timestamps.value)
 
     def _flush(self) -> None:
         if not self.paused:
@@ -146,7 +158,8 @@ class LogView(w.VBox):
         with self._lock:
             buffered, limit = len(self._buffer), self._buffer.maxlen
         paused = " · paused" if self.paused else ""
-        return f"{self.state}{paused} · {buffered} lines buffered (max {limit}) · {self.received} received"
+        why = f" ({self.ended})" if self.ended is not None and not self.ended.succeeded else ""
+        return f"{self.state}{why}{paused} · {buffered} lines buffered (max {limit}) · {self.received} received"
 
     # -- download -------------------------------------------------------------------------
     def text(self) -> str:

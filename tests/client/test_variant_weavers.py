@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -36,15 +37,16 @@ def test_dropped_log_stream_resumes_without_loss_or_repeats(variants, variant):
     lines = list(variant("logdrop").weavers.logs("w1"))
     assert _texts(lines) == [raw.split(" ", 1)[1] for raw in log_lines(40)]
     log_requests = [r for r in variants.requests("logdrop") if r[2].endswith("/logs")]
-    assert len(log_requests) == 3
-    assert "tail=" not in log_requests[0][3] and "tail=2000" in log_requests[1][3]
+    tails = [parse_qs(r[3]).get("tail", [None])[0] for r in log_requests]
+    # The first asks for the whole log; each resume asks only for about what it missed.
+    assert tails[0] is None and len(tails) >= 3 and all(int(t) < 40 for t in tails[1:])
 
 
 async def test_dropped_log_stream_resumes_async(variants, avariant):
     async with avariant("logdrop-async") as client:
         lines = [line async for line in client.weavers.logs("w1")]
     assert _texts(lines) == [raw.split(" ", 1)[1] for raw in log_lines(40)]
-    assert len([r for r in variants.requests("logdrop-async") if r[2].endswith("/logs")]) == 3
+    assert len([r for r in variants.requests("logdrop-async") if r[2].endswith("/logs")]) >= 3
 
 
 def test_ambiguous_create_does_not_duplicate(variants, variant):

@@ -18,15 +18,21 @@ cut_after_events   pass the head and `events` SSE events, then close (FIN)
 truncate           read Loom's whole answer, pass its head and half its body, then close
 pause              hold the response `seconds` before the first byte
 delay              hold every response chunk `seconds`
+cut_random         pass the response until a time drawn from `within` (seconds) or a byte count
+                   drawn from `budget` (head included), whichever comes first, then close (FIN);
+                   each cut is recorded in `cuts`
 =================  ===========================================================================
 
 Global controls: `pause()`/`resume()` stall every connection, `drop(path)` / `reset(path)`
-cut the live connections whose request path matches (forced mid-stream drops).
+cut the live connections whose request path matches (forced mid-stream drops), `down()`/`up()`
+make Loom unreachable (every live connection reset, new ones refused) and reachable again on
+the same port, `retarget(url)` points the proxy at another Loom (a restarted one).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import socket
 import struct
@@ -41,7 +47,7 @@ HEAD_LIMIT = 64 * 1024
 CHUNK = 64 * 1024
 LOSE_TIMEOUT = 60.0
 ACTIONS = ("status", "lose_response", "drop_after", "reset_after", "cut_after_events",
-           "truncate", "pause", "delay")
+           "truncate", "pause", "delay", "cut_random")
 
 
 @dataclass
@@ -56,6 +62,8 @@ class Rule:
     n: int = 0
     events: int = 1
     seconds: float = 0.0
+    within: tuple[float, float] = (0.15, 0.6)
+    budget: tuple[int, int] = (2_000, 40_000)
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -120,11 +128,11 @@ def canned(status: int, body: Any, headers: dict[str, str] | None = None) -> byt
 class FaultProxy:
     """`FaultProxy(upstream_url).start()`; `.url` is what clients (or the extension) point at."""
 
-    def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.up_host, self.up_port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.up_prefix = parts.path.rstrip("/")
+    def __init__(self, upstream: str, seed: int = 14) -> None:
+        self.retarget(upstream)
         self.url = ""
+        self.rng = random.Random(seed)  # draws of cut_random: the same cuts for the same seed
+        self.cuts: list[tuple[str, str, int]] = []  # (path, "time" | "bytes", bytes passed)
         self.rules: list[Rule] = []
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.fired: list[tuple[str, str, str]] = []  # (action, method, path)
@@ -146,9 +154,12 @@ class FaultProxy:
     async def _start(self) -> None:
         self._flowing = asyncio.Event()
         self._flowing.set()
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}{self.up_prefix}"
+        await self._listen(0)
+        self.url = f"http://127.0.0.1:{self.port}{self.up_prefix}"
+
+    async def _listen(self, port: int) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
         if not self._thread.is_alive():
@@ -167,6 +178,25 @@ class FaultProxy:
             if conn.upstream is not None:
                 _rst(conn.upstream)
         await asyncio.sleep(0)
+
+    def retarget(self, upstream: str) -> None:
+        """Forward new connections to `upstream` (e.g. a Loom restarted on another port)."""
+        parts = urlsplit(upstream)
+        self.up_host, self.up_port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.up_prefix = parts.path.rstrip("/")
+
+    def down(self) -> None:
+        """Loom becomes unreachable: live connections are reset, new ones refused."""
+        asyncio.run_coroutine_threadsafe(self._down(), self._loop).result(10)
+
+    async def _down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._cut("", reset=True)
+
+    def up(self) -> None:
+        """Loom is reachable again, at the same address."""
+        asyncio.run_coroutine_threadsafe(self._listen(self.port), self._loop).result(10)
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -320,6 +350,10 @@ class FaultProxy:
     async def _forward(self, conn: Conn, up: asyncio.StreamReader, head: bytes,
                        rule: Rule | None) -> None:
         action = rule.action if rule is not None else None
+        if action == "cut_random":
+            assert rule is not None
+            await self._forward_until_cut(conn, up, head, rule)
+            return
         budget = rule.n if rule is not None and action in ("drop_after", "reset_after") else None
         events = rule.events if rule is not None and action == "cut_after_events" else None
         body = b""  # what passed of the body so far (only kept when counting events)
@@ -339,6 +373,29 @@ class FaultProxy:
             if budget is not None:
                 budget -= len(chunk)
             chunk, is_head = await up.read(CHUNK), False
+
+    async def _forward_until_cut(self, conn: Conn, up: asyncio.StreamReader, head: bytes,
+                                 rule: Rule) -> None:
+        """Pass the response until a drawn deadline or byte budget, then close (FIN)."""
+        deadline = asyncio.get_running_loop().time() + self.rng.uniform(*rule.within)
+        budget, passed = self.rng.randint(*rule.budget), 0
+        chunk = head
+        while chunk:
+            if passed + len(chunk) >= budget:
+                await self._write(conn, chunk[: budget - passed], rule)
+                return self._record_cut(conn, "bytes", budget)
+            await self._write(conn, chunk, rule)
+            passed += len(chunk)
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                chunk = await asyncio.wait_for(up.read(CHUNK), max(remaining, 0))
+            except asyncio.TimeoutError:
+                return self._record_cut(conn, "time", passed)
+        return None
+
+    def _record_cut(self, conn: Conn, why: str, passed: int) -> None:
+        self.cuts.append((conn.path, why, passed))
+        _close(conn.client)
 
     async def _write(self, conn: Conn, data: bytes, rule: Rule | None) -> None:
         await self._gate()

@@ -1,118 +1,183 @@
-"""Weaver log streaming: SSE chunks -> complete lines, resuming after drops without loss or repeats.
+"""Weaver log streaming: SSE chunks -> complete lines, followed across drops exactly once.
 
 Loom's log SSE carries raw, non-line-aligned chunks of the Kubernetes follow stream (loom-api.md
-§4.6, §10.8). We always ask for `timestamps=true`, remember the timestamp of the last line we
-delivered and how many delivered lines carried it, and on reconnect request a tail and skip
-everything up to and including those lines.
+§4.6, §10.8). We always ask for `timestamps=true` and remember the timestamp of the last line
+delivered and how many delivered lines carried it (the cursor). After a drop we reconnect with a
+tail sized to the gap (`_resume.py`) and skip the replay up to and including those lines; when
+the replay does not reach back that far we ask again, wider, before delivering anything, and
+report a `LogGap` only when Loom no longer holds the missing lines. When to reconnect and when
+to stop is `follow.reconnect_flow`: never while the weaver is pending or running.
 """
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from .._base import Call, CloseStream, Emit, Flow, ReadStream, Sleep
-from .._errors import APIConnectionError, StreamError
-from .._retry import RetryPolicy, backoff, request
+from .._base import Call, CloseStream, Emit, Flow, OpenStream, ReadStream, Sleep
+from .._errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    LoomError,
+    PermissionDeniedError,
+    StreamError,
+)
+from .._cursor import Cursor, Key, LineBuffer, split_timestamp
+from .._resume import LineRate, Resume, Watch, first_tail
+from .._retry import RetryPolicy, request
 from .._sse import SSEDecoder
+from ..follow import (
+    FollowEnded,
+    LogGap,
+    Reconnecting,
+    Reconnects,
+    StatusCheck,
+    reconnect_flow,
+)
 from ..models.weavers import LogLine
 
 log = logging.getLogger("loom_jupyter.client")
 
 READ_TIMEOUT = 60.0  # Loom sends keep-alives every 15 s, so a minute of silence means a dead link
-RESUME_TAIL = 2000
-MAX_IDLE_RECONNECTS = 5
-_TS = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2}) ?")
-
-
-def split_timestamp(line: str) -> tuple[tuple[datetime, int] | None, datetime | None, str]:
-    """(sort key with nanoseconds, datetime, text) for an RFC3339Nano-prefixed line."""
-    match = _TS.match(line)
-    if not match:
-        return None, None, line
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
-    base = datetime.fromisoformat(match.group(1) + zone)
-    nanos = int((match.group(2) or "").ljust(9, "0"))
-    key = (base.astimezone(timezone.utc), nanos)
-    return key, base.replace(microsecond=nanos // 1000), line[match.end():]
-
-
-class LineBuffer:
-    """Joins chunk texts and hands out complete lines (LF-terminated; a trailing CR is dropped)."""
-
-    def __init__(self) -> None:
-        self._rest = ""
-
-    def feed(self, text: str) -> list[str]:
-        parts = (self._rest + text).split("\n")
-        self._rest = parts.pop()
-        return [p.removesuffix("\r") for p in parts]
-
-    def flush(self) -> list[str]:
-        rest, self._rest = self._rest, ""
-        return [rest.rstrip("\r")] if rest.rstrip("\r") else []
+DRAINS = 5  # tries without new lines to read an ended weaver's log to its end after a drop
+HEALTHY = 0.1  # seconds a stream must have stayed open and silent for its drop to be a blip
+ENDED, DROPPED, SHORT = "ended", "dropped", "short"  # how one connection finished
+_FATAL = (AuthenticationError, PermissionDeniedError, BadRequestError)
 
 
 @dataclass
-class Cursor:
-    """What was delivered: the last timestamp key and how many delivered lines carried it."""
+class Follow:
+    """One follow across its connections: where it is, how fast lines come, what to report."""
 
-    key: tuple[datetime, int] | None = None
-    same: int = 0
-    delivered: int = 0
-    skipping: bool = False
-    _seen: int = 0
+    weaver_id: str
+    timestamps: bool
+    events: bool
+    cursor: Cursor = field(default_factory=Cursor)
+    rate: LineRate = field(default_factory=LineRate)
+    lines: LineBuffer = field(default_factory=LineBuffer)
+    resume: Resume | None = None
+    progressed: bool = False  # a line was delivered on the current connection
+    drains: int = 0  # tries without a line to read an ended weaver's log to its end
+    quiet: float = 0.0  # how long the last connection was open and silent before it broke
+    oldest: Key | None = None  # the first timestamped line of the current connection
+    watch: Watch = field(default_factory=Watch)
 
-    def start_resume(self) -> None:
-        self.skipping, self._seen = self.key is not None, 0
+    def next_tail(self, asked: int | None) -> int | None:
+        """The tail for the next connection (without timestamps: tail=0 avoids repeats)."""
+        if self.resume is not None and not self.resume.done:
+            return self.resume.tail
+        if self.cursor.key is None:
+            return 0 if self.cursor.delivered else asked
+        watched, unwatched = self.watch.split()
+        rate = self.rate.per_second(quiet=watched)
+        self.resume = Resume(first_tail(rate, watched, unwatched, self.cursor.same))
+        return self.resume.tail
 
-    def admit(self, key: tuple[datetime, int] | None) -> bool:
-        """Should this line be delivered? (Skips the replayed part after a reconnect.)"""
-        if self.skipping and key is not None and self.key is not None:
-            if key < self.key:
+    def start_connection(self) -> None:
+        self.lines, self.progressed, self.oldest = LineBuffer(), False, None
+        self.cursor.start_resume()
+        if self.resume is not None:
+            self.resume.start_try()
+
+    def feed(self, text: str) -> Flow[bool]:
+        """Deliver the complete lines of `text`; False: drop this connection and widen."""
+        for raw in self.lines.feed(text):
+            if not (yield from self.line(raw)):
                 return False
-            if key == self.key and self._seen < self.same:
-                self._seen += 1
-                return False
-            if key > self.key and self._seen < self.same:
-                log.warning("log stream resumed after a gap larger than the resume window")
-            self.skipping = False
-        self.delivered += 1
-        if key is not None:
-            self.same = self.same + 1 if key == self.key else 1
-            self.key = key
         return True
 
+    def line(self, raw: str) -> Flow[bool]:
+        """Deliver `raw` unless already delivered; False: drop this connection and widen."""
+        key, stamp, text = split_timestamp(raw)
+        self.oldest = self.oldest or key
+        place = self.cursor.place(key)
+        widen = place == "short" and key is not None and (yield from self._short(key))
+        if self.resume is not None and not self.resume.done:
+            self.resume.read(len(raw.encode()) + 1, delivered=place != "old" and not widen)
+        if widen:
+            return False
+        if place != "old":
+            self._take(key)
+            yield Emit(LogLine(text=raw if self.timestamps else text, timestamp=stamp))
+            if self.resume is not None and not self.resume.done and self.resume.caught_up():
+                yield from self.event(self.resume.report())
+        return True
 
-def _line(raw: str, cursor: Cursor, keep_timestamps: bool) -> LogLine | None:
-    key, stamp, text = split_timestamp(raw)
-    if not cursor.admit(key):
-        return None
-    return LogLine(text=raw if keep_timestamps else text, timestamp=stamp)
+    def _short(self, key: Key) -> Flow[bool]:
+        """The replay began past the cursor: widen (True), or report the gap (False)."""
+        cursor, resume = self.cursor.key, self.resume
+        assert cursor is not None
+        if resume is not None and resume.widen(self.oldest, cursor, key, self.rate.per_second()):
+            return True
+        yield from self.event(LogGap(_stamp(cursor), _stamp(key)))
+        return False
+
+    def _take(self, key: Key | None) -> None:
+        self.cursor.take(key)
+        self.progressed = True
+        self.watch.line()
+        if key is not None:
+            self.rate.add(key)
+
+    def connection_over(self, outcome: str, in_flight: bool) -> Flow[None]:
+        """`in_flight`: it broke mid-way through a line, so its silence proves nothing."""
+        self.quiet = self.watch.closed(watched=not in_flight)
+        resume = self.resume
+        if outcome == SHORT or resume is None or resume.done:
+            return
+        if resume.seen:
+            yield from self.event(resume.report())
+        elif not resume.widened:  # it read nothing: guess again, with the time away since
+            self.resume = None
+
+    def event(self, event: Any) -> Flow[None]:
+        """Hand an event to `weavers.follow`; `weavers.logs` (lines only) logs it instead."""
+        if self.events:
+            yield Emit(event)
+        elif isinstance(event, LogGap):
+            log.warning("weaver %s log: %s", self.weaver_id, event)
+        elif isinstance(event, Reconnecting):
+            log.info("weaver %s log: %s", self.weaver_id, event)
 
 
-def _pump(handle: Any, lines: LineBuffer, cursor: Cursor, keep: bool) -> Flow[bool]:
-    """Emit lines from one connection; True if it ended cleanly, False if it dropped."""
-    decoder = SSEDecoder()
+def _stamp(key: Key) -> datetime:
+    return key[0].replace(microsecond=key[1] // 1000)
+
+
+def _read(handle: Any, decoder: SSEDecoder, f: Follow) -> Flow[str]:
+    """Deliver lines from one connection until it ends, drops, or falls short."""
+    outcome = yield from _events(handle, decoder, f)
+    if outcome != SHORT and not (yield from _cut_off(decoder, f)):
+        return SHORT
+    return outcome
+
+
+def _events(handle: Any, decoder: SSEDecoder, f: Follow) -> Flow[str]:
     while True:
         try:
             chunk = yield ReadStream(handle)
         except APIConnectionError:
-            return False
+            return DROPPED
         if chunk is None:
-            return True
+            return ENDED
         for event in decoder.feed(chunk):
             if event.event == "error":
                 log.warning("log stream reported an error: %s", event.data[:200])
-                return False
+                return DROPPED
             if event.data == "keep-alive":  # the web UI's convention; axum sends a comment
                 continue
-            for raw in lines.feed(event.data):
-                item = _line(raw, cursor, keep)
-                if item is not None:
-                    yield Emit(item)
+            if not (yield from f.feed(event.data)):
+                return SHORT
+
+
+def _cut_off(decoder: SSEDecoder, f: Follow) -> Flow[bool]:
+    """The whole lines of an event cut off mid-way: all of its fields but the last (which may
+    be cut itself). Without this a link that cuts every connection within a few KB would never
+    pass a replay sent as one large event (the local server sends up to 512 lines in one)."""
+    fields = decoder.cut_off()[:-1]
+    return (yield from f.feed("\n".join(fields) + "\n")) if fields else True
 
 
 def _call(weaver_id: str, tail: int | None, follow: bool) -> Call[Any]:
@@ -123,37 +188,79 @@ def _call(weaver_id: str, tail: int | None, follow: bool) -> Call[Any]:
                 headers={"Accept": "text/event-stream"}, read_timeout=READ_TIMEOUT, idempotent=True)
 
 
-def _still_running(weaver_id: str, policy: RetryPolicy) -> Flow[bool]:
-    from .weavers import get_flow  # weavers imports this module
+def _connection(handle: Any, f: Follow) -> Flow[str]:
+    decoder = SSEDecoder()
+    outcome = yield from _read(handle, decoder, f)
+    yield CloseStream(handle)
+    yield from f.connection_over(outcome, in_flight=decoder.pending or f.lines.pending)
+    return outcome
 
-    weaver = yield from get_flow(weaver_id, policy)
-    return weaver.status in ("running", "pending")
+
+def _reopen(f: Follow, tail: int | None, follow: bool) -> Flow[Any]:
+    """One try at a new connection (the follow loop does the retrying); None if it failed."""
+    call = _call(f.weaver_id, f.next_tail(tail), follow)
+    f.start_connection()
+    try:
+        handle = yield OpenStream(call)
+    except _FATAL:
+        raise
+    except LoomError as exc:
+        log.info("reopening the log of weaver %s failed: %s", f.weaver_id, exc)
+        return None
+    f.watch.opened()
+    return handle
 
 
-def logs_flow(
-    weaver_id: str, tail: int | None, timestamps: bool, follow: bool, policy: RetryPolicy
-) -> Flow[None]:
-    cursor, lines, delays = Cursor(), LineBuffer(), backoff(policy)
-    idle, request_tail = 0, tail
+def _next_step(outcome: str, f: Follow, reconnects: Reconnects, follow: bool,
+               status: StatusCheck, policy: RetryPolicy) -> Flow[Reconnecting | FollowEnded | None]:
+    """After a connection: reopen at once (None), after a wait (Reconnecting), or stop."""
+    if outcome == SHORT:
+        return None
+    # A drop after new lines, or after a while of a working, silent followed stream, is a
+    # blip: retried at once without asking Loom about the weaver (a clean end is asked about).
+    blip = outcome == DROPPED and (f.progressed or (follow and f.quiet >= HEALTHY))
+    if f.progressed:
+        f.drains = 0
+    if f.progressed or blip:
+        reconnects.progressed()
+    if not follow:  # a snapshot: no weaver to ask about, only drops to survive
+        if reconnects.attempt >= policy.max_attempts:
+            raise StreamError(f"The log of weaver {f.weaver_id} keeps dropping without new lines.")
+        return reconnects.retry("connection lost")
+    if blip:
+        return reconnects.retry("connection lost")
+    step = yield from reconnect_flow(f.weaver_id, status, reconnects)
+    if isinstance(step, FollowEnded) and outcome != ENDED and not step.gone and f.drains < DRAINS:
+        f.drains += 1  # cut before the end of an ended weaver's log: read the rest first
+        return reconnects.retry(f"reading the rest of the log (the weaver {step.status})")
+    return step
+
+
+def logs_flow(weaver_id: str, tail: int | None, timestamps: bool, follow: bool,
+              policy: RetryPolicy, status: StatusCheck, *, events: bool = False) -> Flow[None]:
+    """Lines (and with `events`, the follow's events) of one weaver; see the module docstring."""
+    f, reconnects = Follow(weaver_id, timestamps, events), Reconnects()
+    handle = yield from request(_call(weaver_id, tail, follow), policy, stream=True)
+    f.watch.opened()
     while True:
-        handle = yield from request(_call(weaver_id, request_tail, follow), policy, stream=True)
-        before = cursor.delivered
-        clean = yield from _pump(handle, lines, cursor, timestamps)
-        yield CloseStream(handle)
-        if not follow or (clean and not (yield from _still_running(weaver_id, policy))):
+        outcome = DROPPED if handle is None else (yield from _connection(handle, f))
+        if outcome == ENDED and not follow:
             break
-        idle = 0 if cursor.delivered > before else idle + 1
-        if idle > MAX_IDLE_RECONNECTS:
-            raise StreamError(f"The log stream of weaver {weaver_id} keeps dropping without new output.")
-        # Without timestamps we cannot find our place; tail=0 avoids repeats (may miss a gap).
-        if cursor.key is not None:
-            request_tail = RESUME_TAIL
-        elif cursor.delivered:
-            request_tail = 0
-        lines = LineBuffer()
-        cursor.start_resume()
-        yield Sleep(next(delays) if idle else 0.05)
-    for raw in lines.flush():
-        item = _line(raw, cursor, timestamps)
-        if item is not None:
-            yield Emit(item)
+        step = yield from _next_step(outcome, f, reconnects, follow, status, policy)
+        if isinstance(step, FollowEnded):
+            if outcome == ENDED:
+                yield from _flush(f)
+            yield from f.event(step)
+            return
+        if step is not None:
+            yield from f.event(step)
+            if step.delay:
+                yield Sleep(step.delay)
+        handle = yield from _reopen(f, tail, follow)
+    yield from _flush(f)
+
+
+def _flush(f: Follow) -> Flow[None]:
+    """The log's last line when it did not end with a newline."""
+    for raw in f.lines.flush():
+        yield from f.line(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .. import _validation as check
@@ -28,6 +29,7 @@ from ..models.weavers import (
     WeaverList,
     WeaverResources,
 )
+from ..follow import FollowEnded, Reconnecting, Reconnects, StatusCheck, reconnect_flow
 from . import auth as _auth
 from ._resource import Resource, Result, delete
 from .logs import logs_flow
@@ -110,7 +112,8 @@ def wait_flow(
         if weaver.status == until:
             return weaver
         if weaver.status in FINAL_STATUSES:
-            raise LoomError(f"Weaver {weaver_id} is {weaver.status}, so it will never be {until}.")
+            raise LoomError(f"Weaver {weaver_id} is {weaver.status_text}, so it will never be "
+                            f"{until}.")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise APITimeoutError(
@@ -162,11 +165,34 @@ class Weavers(Resource):
     def logs(
         self, id: str, *, tail: int | None = None, timestamps: bool = False, follow: bool = True
     ) -> Any:
-        """Complete log lines (LogLine); with follow=True resumes after drops, no loss or repeats."""
+        """Complete log lines (LogLine); with follow=True, until the weaver ends: resumes after
+        drops and outages without loss or repeats (a gap Loom no longer holds is logged)."""
+        return self._client._iterate(self._logs_flow(id, tail, timestamps, follow, events=False))
+
+    def follow(self, id: str, *, tail: int | None = None, timestamps: bool = False) -> Any:
+        """`logs(follow=True)` with its events between the lines: Reconnecting, Resumed, LogGap,
+        and a last FollowEnded (see `loom_jupyter.client.follow`)."""
+        return self._client._iterate(self._logs_flow(id, tail, timestamps, True, events=True))
+
+    def reconnect(self, id: str, reconnects: Reconnects) -> Result[Reconnecting | FollowEnded]:
+        """After a weaver's stream dropped: Reconnecting (wait its `delay`, then reconnect) while
+        the weaver may still run, FollowEnded once it has ended or is gone."""
+        weaver_id = check.non_empty("id", id)
+        flow = reconnect_flow(weaver_id, self._status_check(weaver_id), reconnects)
+        return self._client._run(flow)  # type: ignore[no-any-return]
+
+    def _logs_flow(self, id: str, tail: int | None, timestamps: bool, follow: bool,
+                   events: bool) -> Flow[None]:
         if tail is not None and (isinstance(tail, bool) or not isinstance(tail, int) or tail < 0):
             raise check.LoomValidationError("tail", f"expected a non-negative integer, got {tail!r}.")
-        flow = logs_flow(check.non_empty("id", id), tail, timestamps, follow, self._policy)
-        return self._client._iterate(flow)
+        weaver_id = check.non_empty("id", id)
+        return logs_flow(weaver_id, tail, timestamps, follow, self._policy,
+                         self._status_check(weaver_id), events=events)
+
+    def _status_check(self, weaver_id: str) -> StatusCheck:
+        """One GET per check: the follow's own backoff does the retrying."""
+        once = replace(self._policy, max_attempts=1)
+        return lambda: get_flow(weaver_id, once)
 
     def attach(self, id: str, *, probe: float = 0.3) -> Any:
         """A terminal session (TerminalSession / AsyncTerminalSession) on the weaver's TTY."""

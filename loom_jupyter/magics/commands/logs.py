@@ -19,15 +19,18 @@ def configure(parser: Any) -> None:
 def run(magics: Any, args: Namespace, cell: str | None) -> None:
     from IPython.display import display
 
-    from .._display import text_bundle
-    from .._follow import LogFollower, format_line
+    from loom_jupyter.client.follow import render
 
-    lines = magics.client.weavers.logs(args.id, tail=args.tail, timestamps=args.timestamps,
-                                       follow=args.follow)
+    from .._display import text_bundle
+    from .._follow import LogFollower
+
+    weavers = magics.client.weavers
     if not args.follow:
-        text = "\n".join(format_line(line) for line in lines)
+        lines = weavers.logs(args.id, tail=args.tail, follow=False)
+        text = "\n".join(render(line, args.timestamps) for line in lines)
         display(text_bundle(text or "(no log lines yet)"), raw=True)
         return
-    follower = LogFollower(lines, hz=magics.log_refresh_hz, keep=magics.log_buffer_lines,
+    follower = LogFollower(weavers.follow(args.id, tail=args.tail), hz=magics.log_refresh_hz,
+                           keep=magics.log_buffer_lines, timestamps=args.timestamps,
                            on_line=magics.hooks.get("log_line"))
     follower.run()

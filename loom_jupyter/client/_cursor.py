@@ -1,0 +1,91 @@
+"""Where a follow is in a weaver's log: lines out of chunks, their timestamps, and the cursor.
+
+Loom's log chunks are not line-aligned, and with `timestamps=true` every line starts with an
+RFC3339Nano timestamp (loom-api.md §4.6). The cursor is the last delivered line's timestamp and
+how many delivered lines carried it: after a reconnect it tells a replayed line that was
+delivered already ("old") from a new one, and sees when a replay began past it ("short").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+Key = tuple[datetime, int]  # a line's timestamp: (UTC time to the second, nanoseconds)
+
+_TS = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2}) ?")
+
+
+def split_timestamp(line: str) -> tuple[Key | None, datetime | None, str]:
+    """(sort key with nanoseconds, datetime, text) for an RFC3339Nano-prefixed line."""
+    match = _TS.match(line)
+    if not match:
+        return None, None, line
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    base = datetime.fromisoformat(match.group(1) + zone)
+    nanos = int((match.group(2) or "").ljust(9, "0"))
+    key = (base.astimezone(timezone.utc), nanos)
+    return key, base.replace(microsecond=nanos // 1000), line[match.end():]
+
+
+class LineBuffer:
+    """Joins chunk texts and hands out complete lines (LF-terminated; a trailing CR is dropped)."""
+
+    def __init__(self) -> None:
+        self._rest = ""
+
+    def feed(self, text: str) -> list[str]:
+        parts = (self._rest + text).split("\n")
+        self._rest = parts.pop()
+        return [p.removesuffix("\r") for p in parts]
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._rest)
+
+    def flush(self) -> list[str]:
+        rest, self._rest = self._rest, ""
+        return [rest.rstrip("\r")] if rest.rstrip("\r") else []
+
+
+@dataclass
+class Cursor:
+    """What was delivered: the last timestamp key and how many delivered lines carried it.
+
+    After `start_resume`, `place(key)` says where a replayed line stands: "old" (delivered
+    before), "new", or "short" (new, but the replay began past the cursor: lines are missing)."""
+
+    key: Key | None = None
+    same: int = 0
+    delivered: int = 0
+    skipping: bool = False
+    _seen: int = 0
+    _older: bool = False
+
+    def start_resume(self) -> None:
+        self.skipping, self._seen, self._older = self.key is not None, 0, False
+
+    def place(self, key: Key | None) -> str:
+        if not self.skipping or key is None or self.key is None:
+            return "new"
+        if key < self.key:
+            self._older = True
+            return "old"
+        if key == self.key and self._seen < self.same:
+            self._seen += 1
+            return "old"
+        self.skipping = False
+        return "short" if self._seen < self.same and not self._older else "new"
+
+    def take(self, key: Key | None) -> None:
+        self.delivered += 1
+        if key is not None:
+            self.same = self.same + 1 if key == self.key else 1
+            self.key = key
+
+    def admit(self, key: Key | None) -> bool:
+        """Should this line be delivered? (Skips the replayed part after a reconnect.)"""
+        if self.place(key) == "old":
+            return False
+        self.take(key)
+        return True
