@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import psutil
 from websockets.sync.client import ClientConnection, connect
 
 from tests.fixtures.loom_server import LocalLoom
+from tests.fixtures.kernel_io import execute_request, take_output
 from tests.fixtures.wait import read_until, wait_until
 
 HERE = Path(__file__).parent
@@ -406,31 +406,15 @@ class Kernel:
 
     def run(self, code: str, timeout: float = 60.0) -> str:
         """Execute `code`; return its stdout, stderr and any error, as the notebook shows them."""
-        msg_id = uuid.uuid4().hex
-        self.ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "",
-                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        request = execute_request(code)
+        self.ws.send(json.dumps(request))
         out: list[str] = []
         done = b'"execution_state": "idle"'
 
         def recv() -> bytes:
             raw = self.ws.recv(timeout=0.5)
             self.hub.transcript.add(f"kernel {self.user.name}", raw)
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                return b""
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                out.append(content["text"])
-            elif kind == "error":
-                out.append(f"ERROR {content['ename']}: {content['evalue']}\n")
-            elif kind == "status" and content["execution_state"] == "idle":
-                return done
-            return b""
+            return done if take_output(json.loads(raw), request, out) else b""
 
         read_until(recv, done, timeout, f"{self.user.name}'s kernel to finish running code")
         return "".join(out)

@@ -147,8 +147,13 @@ async def start_capture() -> tuple[Capture, tornado.httpserver.HTTPServer]:
         (r"/(?:api|proxy)/(?:.*/)?([a-z-]+)", _Recorder, {"capture": capture}),
         (r"/(health)", _Recorder, {"capture": capture}),
     ])
+    capture.url, server = serve(app)
+    return capture, server
+
+
+def serve(app: tornado.web.Application) -> tuple[str, tornado.httpserver.HTTPServer]:
+    """Serve a stand-in app on a free loopback port: its URL and the server (stop() it)."""
     sock, port = bind_unused_port()
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets([sock])
-    capture.url = f"http://127.0.0.1:{port}"
-    return capture, server
+    return f"http://127.0.0.1:{port}", server

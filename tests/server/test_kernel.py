@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
+from tests.fixtures.kernel_io import execute_request, take_output
 from tests.fixtures.jupyter import LoomProxy
 
 KERNEL_CODE = """
@@ -20,37 +20,19 @@ print("env_ok", not any(v.startswith("lk_") for v in os.environ.values()))
 """
 
 
-def _execute_request(code: str) -> dict[str, Any]:
-    return {
-        "header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "username": "",
-                   "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-    }
-
-
 async def run_in_kernel(jp_fetch: Any, jp_ws_fetch: Any, code: str, timeout: float = 60) -> str:
     """Start a kernel through the server's REST API and run `code`; return its stdout+errors."""
     r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
     kernel_id = json.loads(r.body)["id"]
     ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
-    request = _execute_request(code)
+    request = execute_request(code)
     await ws.write_message(json.dumps(request))
     out: list[str] = []
     try:
         while True:
             raw = await asyncio.wait_for(ws.read_message(), timeout)
             assert raw is not None, "kernel websocket closed"
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") != request["header"]["msg_id"]:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                out.append(content["text"])
-            elif kind == "error":
-                out.append(f"ERROR {content['ename']}: {content['evalue']}\n")
-            elif kind == "status" and content["execution_state"] == "idle":
+            if take_output(json.loads(raw), request, out):
                 return "".join(out)
     finally:
         ws.close()

@@ -15,10 +15,10 @@ import pytest
 import tornado.httpserver
 import tornado.web
 import tornado.websocket
-from tornado.testing import bind_unused_port
 from websockets.asyncio.client import connect
 
 from tests.fixtures.jupyter import LoomProxy, LoomTarget
+from tests.server.capture import serve
 from tests.server.conftest import FAKE_KEY
 
 WS_TOKEN = "ws_" + "5e" * 16
@@ -67,10 +67,7 @@ async def variant(request: pytest.FixtureRequest) -> AsyncIterator[Variant]:
         (r"/(?:api/)?auth/ws-token", _Token, {"variant": found}),
         (r"/api/ws/sessions/[^/]+", _Session, {"variant": found}),
     ])
-    sock, port = bind_unused_port()
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets([sock])
-    found.url = f"http://127.0.0.1:{port}"
+    found.url, server = serve(app)
     yield found
     server.stop()
 
