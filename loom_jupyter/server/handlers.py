@@ -27,6 +27,8 @@ BUFFERED_BODY = 256 * 1024  # bodies up to this size are sent in one piece; larg
 BODY_QUEUE = 8  # chunks (of at most 64 KiB) held between the browser and Loom
 SMALL_RESPONSE = 1024 * 1024
 _METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
+_SAFE_TO_RESEND = ("GET", "HEAD", "OPTIONS")
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _LENGTH = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() also takes "٣"
 
 
@@ -189,7 +191,14 @@ class LoomProxyHandler(LoomAuthMixin):
             self.request.method or "GET", self._url, headers=headers, content=content)
         try:
             with self._upstream_errors():
-                return await self.loom.upstream.send(request)
+                try:
+                    return await self.loom.upstream.send(request)
+                except _STALE_CONNECTION:
+                    if request.method not in _SAFE_TO_RESEND:
+                        raise
+                    # A kept-alive connection Loom closed just as we reused it: nothing was
+                    # answered, and a GET may be sent again, once, on a fresh connection.
+                    return await self.loom.upstream.send(request)
         finally:
             self._release_upload_slot()  # the body is sent (or never will be): Loom answered
 
