@@ -1,6 +1,7 @@
 """The Loom SDK: `Loom` (sync) and `AsyncLoom` (async) for the whole Loom API, with typed models and errors."""
 from __future__ import annotations
 
+from . import kinds
 from ._client import AsyncLoom, BaseLoom, Loom
 from ._errors import (
     APIConnectionError,
@@ -19,9 +20,10 @@ from ._errors import (
     ServerError,
     ServiceUnavailableError,
     StreamError,
+    UnsupportedFeatureError,
 )
 from ._settings import Settings, resolve_settings
-from ._ws import AsyncTerminalSession, TerminalSession
+from ._ws import AsyncEventSocket, AsyncTerminalSession, EventSocket, TerminalSession
 from .conversation import AsyncConversation, Conversation, Turn
 from .follow import FollowEnded, LogGap, Reconnecting, Reconnects, Resumed
 from .models import (
@@ -58,6 +60,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncConversation",
+    "AsyncEventSocket",
     "AsyncLoom",
     "AsyncTerminalSession",
     "AuthenticationError",
@@ -69,6 +72,7 @@ __all__ = [
     "ConflictError",
     "Conversation",
     "ErrorEvent",
+    "EventSocket",
     "FollowEnded",
     "Health",
     "LlmEvent",
@@ -103,11 +107,13 @@ __all__ = [
     "ToolCallDelta",
     "Turn",
     "UnknownEvent",
+    "UnsupportedFeatureError",
     "Usage",
     "User",
     "Weaver",
     "WeaverList",
     "WsToken",
+    "kinds",
     "resolve_settings",
 ]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import httpx
 import pydantic
 
 from ._errors import APIConnectionError, APITimeoutError, NotFoundError, ResponseValidationError
-from ._problems import build_error, scrub
+from ._problems import Dialect, build_error, scrub
 
 T = TypeVar("T")
 # A flow is a generator that yields operations (Call, Sleep, OpenStream, ...) and receives
@@ -29,10 +29,12 @@ class Call(Generic[T]):
     json: Any = None
     headers: Mapping[str, str] | None = None
     parse: Callable[[Any], T] | None = None
-    expect: str = "json"  # "json" | "empty" | "sse"
+    expect: str = "json"  # "json" | "empty" | "sse" | "bytes"
     accept_status: frozenset[int] = frozenset()
     read_timeout: float | None = None
     idempotent: bool = False
+    content: bytes | None = None  # a raw body (with its Content-Type in headers) instead of JSON
+    auth: bool = True  # False: send no signed-in credential (the sign-in request itself)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,10 @@ class RawResponse:
 
 @dataclass(frozen=True)
 class Sleep:
+    """Wait; `reason` (if any) is logged by the client, so a long wait is never silent."""
+
     seconds: float
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,19 +105,26 @@ def route_not_served(call: Call[Any], status: int) -> NotFoundError:
     )
 
 
-def check_status(call: Call[Any], raw: RawResponse, secrets: list[str]) -> None:
+def check_status(
+    call: Call[Any], raw: RawResponse, secrets: list[str], dialect: Dialect | None = None
+) -> None:
     """Raise the typed error for an error status (or an HTML page where a stream was expected)."""
     if raw.status >= 400 and raw.status not in call.accept_status:
-        raise build_error(call.method, call.path, raw.status, raw.headers, raw.content, secrets)
-    if call.expect != "empty" and is_html(raw.headers, raw.content):
+        raise build_error(call.method, call.path, raw.status, raw.headers, raw.content, secrets,
+                          dialect)
+    if call.expect not in ("empty", "bytes") and is_html(raw.headers, raw.content):
         raise route_not_served(call, raw.status)
 
 
-def parse_response(call: Call[T], raw: RawResponse, secrets: list[str]) -> T:
+def parse_response(
+    call: Call[T], raw: RawResponse, secrets: list[str], dialect: Dialect | None = None
+) -> T:
     """Turn a complete response into the call's result, or raise the matching LoomError."""
-    check_status(call, raw, secrets)
+    check_status(call, raw, secrets, dialect)
     if call.expect == "empty":
         return None  # type: ignore[return-value]
+    if call.expect == "bytes":
+        return call.parse(raw) if call.parse else raw.content  # type: ignore[return-value]
     text = scrub(raw.content.decode("utf-8", "replace"), secrets)
     try:
         data = json.loads(raw.content) if raw.content.strip() else None
@@ -147,20 +159,23 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 
 @contextlib.contextmanager
-def transport_errors(call: Call[Any], url: str, secrets: list[str]) -> Iterator[None]:
+def transport_errors(
+    call: Call[Any], url: str, secrets: list[str], platform: str = "Loom"
+) -> Iterator[None]:
     """Translate httpx transport failures at the client boundary (cf. httpx map_httpcore_exceptions)."""
+    call = replace(call, path=scrub(call.path, secrets))
     try:
         yield
     except httpx.TimeoutException as exc:
         sent = not isinstance(exc, _NOT_SENT)
         what = "connecting to" if not sent else "waiting for"
         raise APITimeoutError(
-            f"{call.method} {call.path} timed out {what} Loom at {url}.", request_sent=sent
+            f"{call.method} {call.path} timed out {what} {platform} at {url}.", request_sent=sent
         ) from exc
     except (httpx.TransportError, httpx.StreamError) as exc:
         sent = not isinstance(exc, _NOT_SENT)
         detail = scrub(str(exc), secrets) or type(exc).__name__
         verb = "could not connect to" if not sent else "lost the connection to"
         raise APIConnectionError(
-            f"{call.method} {call.path} {verb} Loom at {url} ({detail}).", request_sent=sent
+            f"{call.method} {call.path} {verb} {platform} at {url} ({detail}).", request_sent=sent
         ) from exc

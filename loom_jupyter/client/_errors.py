@@ -14,7 +14,8 @@
     │   └── APITimeoutError
     ├── StreamError                   a stream ended early or reported an error (partial_text)
     ├── ResponseValidationError       a 2xx body that does not match the model (body)
-    ├── LoomConfigError               no URL configured
+    ├── LoomConfigError               no URL configured, unknown connection or kind
+    │   └── UnsupportedFeatureError   a feature of another kind (also an AttributeError)
     └── LoomValidationError           bad input caught before the network (field); also ValueError
 """
 from __future__ import annotations
@@ -125,6 +126,11 @@ class ResponseValidationError(LoomError):
 
 class LoomConfigError(LoomError):
     """The client is not configured (no URL)."""
+
+
+class UnsupportedFeatureError(LoomConfigError, AttributeError):
+    """This connection's kind has no such feature (`loom.weavers` on a NodeLoom connection).
+    Also an AttributeError, so that `hasattr(loom, "weavers")` answers False."""
 
 
 class LoomValidationError(LoomError, ValueError):

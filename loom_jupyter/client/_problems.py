@@ -5,7 +5,8 @@ import email.utils
 import json
 import re
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import httpx
 
@@ -14,6 +15,14 @@ from ._errors import APIStatusError, ConflictError, RateLimitError, error_class
 _RATE_TEXT = re.compile(r"rate[ _-]?limit", re.IGNORECASE)
 # "retry after 30 seconds", "retry after Some(30) seconds" (Rust Debug of an Option, §5.5).
 _RETRY_TEXT = re.compile(r"retry after\s+(?:Some\()?\s*(\d+(?:\.\d+)?)\s*\)?\s*s", re.IGNORECASE)
+
+
+class Dialect(Protocol):
+    """How one platform words its errors and rate limits (a connection kind, see kinds/base.py)."""
+
+    def error_message(self, status: int, data: Any) -> tuple[str | None, str]: ...
+
+    def rate_limit_wait(self, headers: Mapping[str, str], now: float) -> float | None: ...
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -66,7 +75,7 @@ def retry_after(headers: httpx.Headers, data: Any, message: str) -> float | None
     """Seconds to wait, from Retry-After, a `retry_after_secs` field, or the message text."""
     header = headers.get("retry-after")
     if header:
-        seconds = _parse_retry_header(header)
+        seconds = parse_retry_header(header)
         if seconds is not None:
             return seconds
     if isinstance(data, dict):
@@ -86,21 +95,32 @@ def is_rate_limited(status: int, code: str | None, message: str) -> bool:
 
 
 def build_error(
-    method: str, path: str, status: int, headers: httpx.Headers, content: bytes, secrets: list[str]
+    method: str, path: str, status: int, headers: httpx.Headers, content: bytes, secrets: list[str],
+    dialect: Dialect | None = None,
 ) -> APIStatusError:
+    """One typed exception whose message is one sentence holding the platform's own message."""
+    path = scrub(path, secrets)  # a caller's raw path may hold anything
     data, text = decode_body(headers, content)
     data, text = scrub_data(data, secrets), scrub(text, secrets)
     code, message = code_and_message(data, text, headers)
-    message = scrub(message, secrets)
+    if dialect is not None and isinstance(data, dict):
+        own_code, own_message = dialect.error_message(status, data)
+        code, message = own_code, own_message or message
+    message = " ".join(scrub(message, secrets).split())
     sentence = f"{method} {path} failed with HTTP {status}"
     sentence += f" ({code})" if code else ""
-    sentence += f": {message.rstrip('.')}." if message else "."
+    sentence += f": {message.rstrip('.')}" if message else ""
     common: dict[str, Any] = dict(
         status_code=status, code=code, body=data if data is not None else scrub(text[:2000], secrets),
         method=method, path=path,
     )
     if is_rate_limited(status, code, message):
-        return RateLimitError(sentence, retry_after=retry_after(headers, data, message), **common)
+        wait = dialect.rate_limit_wait(headers, time.time()) if dialect is not None else None
+        wait = retry_after(headers, data, message) if wait is None else wait
+        if dialect is not None and wait is not None:
+            sentence += f"; wait {_seconds(wait)} before retrying"
+        return RateLimitError(sentence + ".", retry_after=wait, **common)
+    sentence += "."
     cls = error_class(status)
     if cls is ConflictError:
         body = data if isinstance(data, dict) else {}
@@ -111,7 +131,8 @@ def build_error(
     return cls(sentence, **common)
 
 
-def _parse_retry_header(value: str) -> float | None:
+def parse_retry_header(value: str, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After value (delta seconds or an HTTP date), clamped at 0."""
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -120,7 +141,11 @@ def _parse_retry_header(value: str) -> float | None:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, parsed.timestamp() - time.time())
+    return max(0.0, parsed.timestamp() - (time.time() if now is None else now))
+
+
+def _seconds(wait: float) -> str:
+    return "1 second" if wait == 1 else f"{wait:.3g} seconds"
 
 
 def _str(value: Any) -> str | None:

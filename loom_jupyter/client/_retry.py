@@ -57,6 +57,14 @@ def wait_for(exc: LoomError, delay: float, policy: RetryPolicy) -> float | None:
     return None if hint > policy.max_retry_after else max(delay, hint)
 
 
+def wait_reason(call: Call[Any], exc: LoomError, wait: float) -> str | None:
+    """A log line for a wait the server asked for (a rate limit); plain backoff stays quiet."""
+    if not isinstance(exc, RateLimitError) or exc.retry_after is None:
+        return None
+    return (f"{call.method} {call.path} is rate limited (HTTP {exc.status_code}); "
+            f"waiting {wait:.1f} s before retrying.")
+
+
 def request(call: Call[T], policy: RetryPolicy, *, stream: bool = False) -> Flow[T]:
     """Send `call` (or open it as a stream), retrying per policy; yields Sleep between tries."""
     delays = backoff(policy)
@@ -71,4 +79,5 @@ def request(call: Call[T], policy: RetryPolicy, *, stream: bool = False) -> Flow
             wait = wait_for(exc, next(delays), policy)
             if wait is None:
                 raise
-        yield Sleep(wait)
+            reason = wait_reason(call, exc, wait)
+        yield Sleep(wait, reason)

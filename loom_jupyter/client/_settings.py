@@ -1,7 +1,9 @@
 """Where the Loom URL and credential come from: proxy variables < LOOM_URL/LOOM_API_KEY < arguments."""
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -15,6 +17,9 @@ PROXY_TOKEN_ENV = "LOOM_JUPYTER_PROXY_TOKEN"
 URL_ENV = "LOOM_URL"
 KEY_ENV = "LOOM_API_KEY"
 KEY_FILE_ENV = "LOOM_API_KEY_FILE"  # read by the server extension only
+CONNECTIONS_ENV = "LOOM_JUPYTER_CONNECTIONS"  # JSON {"NAME": "KIND"} published to kernels
+DEFAULT_CONNECTION = "default"
+CONNECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class Secret:
@@ -53,6 +58,8 @@ class Settings:
     mode: Mode
     credential: Secret | None
     cookie: Secret | None = None
+    kind: str = "loom"
+    connection: str | None = None  # the server's connection name, when going through the proxy
 
     def auth_headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -116,3 +123,56 @@ def resolve_settings(
 def _check_url(url: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise LoomConfigError(f"Loom URL must start with http:// or https://, got {url!r}.")
+
+
+def published_connections(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The connections the Jupyter server published to this kernel: {name: kind name}."""
+    env = os.environ if environ is None else environ
+    raw = env.get(CONNECTIONS_ENV)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    found = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if env.get(PROXY_URL_ENV) and DEFAULT_CONNECTION not in found:
+        found = {DEFAULT_CONNECTION: "loom", **found}
+    return found
+
+
+def resolve_connection(
+    name: str, kind: str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """`Loom(connection=NAME)` in a kernel: the extension's proxy prefix for NAME, its token."""
+    env = os.environ if environ is None else environ
+    proxy = env.get(PROXY_URL_ENV)
+    if not proxy:
+        raise LoomConfigError(
+            f"connection={name!r} works in a kernel started by a Jupyter server with the "
+            "loom-jupyter extension; elsewhere pass url= and kind= (and a credential)."
+        )
+    known = published_connections(env)
+    if name not in known:
+        names = ", ".join(repr(n) for n in sorted(known)) or "none"
+        raise LoomConfigError(f"Unknown connection {name!r}: this Jupyter server has {names}.")
+    if kind is not None and kind != known[name]:
+        raise LoomConfigError(
+            f"Connection {name!r} is a {known[name]} connection, not {kind}: drop kind= or fix it."
+        )
+    base = proxy if proxy.endswith("/") else proxy + "/"
+    url = base if name == DEFAULT_CONNECTION else f"{base}connections/{name}/"
+    _check_url(url)
+    token = env.get(PROXY_TOKEN_ENV)
+    return Settings(url=url, mode="proxy", credential=Secret(token) if token else None,
+                    kind=known[name], connection=name)
+
+
+def resolve_direct(url: str | None, kind: str, title: str, api_key: str | None) -> Settings:
+    """Another platform reached directly: its own URL, never Loom's environment credential."""
+    if not url:
+        raise LoomConfigError(
+            f"No {title} URL: pass url= with kind={kind!r}, or connection= in a kernel of a "
+            "Jupyter server that declares the connection."
+        )
+    _check_url(url)
+    return Settings(url=url, mode="direct", credential=Secret(api_key) if api_key else None,
+                    kind=kind)

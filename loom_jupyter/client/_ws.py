@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -96,7 +97,7 @@ def redirect_refusal(path: str, status: int, location: str) -> str:
             "is not followed: point the Loom URL at the address that serves it.")
 
 
-def handshake_error(exc: BaseException, path: str, secrets: list[str]) -> LoomError:
+def handshake_error(exc: BaseException, path: str, secrets: list[str], dialect: Any = None) -> LoomError:
     """The same error classes as HTTP calls (loom-api.md §4.7: 401/403/404 before the upgrade)."""
     if isinstance(exc, InvalidStatus):
         resp = exc.response
@@ -107,7 +108,8 @@ def handshake_error(exc: BaseException, path: str, secrets: list[str]) -> LoomEr
                                       request_sent=True)
         if resp.status_code < 400:
             return route_not_served(Call("GET", path), resp.status_code)
-        return build_error("GET", path, resp.status_code, headers, bytes(resp.body or b""), secrets)
+        return build_error("GET", path, resp.status_code, headers, bytes(resp.body or b""), secrets,
+                           dialect)
     if isinstance(exc, TimeoutError):
         return APITimeoutError(f"Opening the WebSocket {path} timed out.", request_sent=False)
     if isinstance(exc, InvalidURI):
@@ -303,3 +305,115 @@ def check_auth_reply(message: Any) -> str | None:
         return message.get("user_id")
     reason = message.get("message") or message.get("error") or "authentication failed"
     raise AuthenticationError(f"WebSocket authentication failed: {reason}.", status_code=401, code=kind)
+
+
+def json_event(frame: str | bytes) -> dict[str, Any]:
+    """One text frame of an event socket as a dict; anything else is kept under `data`."""
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"type": "raw", "data": text}
+    return value if isinstance(value, dict) else {"type": "raw", "data": value}
+
+
+def event_socket_options(
+    headers: dict[str, str], timeout: httpx.Timeout, secrets: list[str]
+) -> dict[str, Any]:
+    return {
+        "additional_headers": {"User-Agent": f"loom-jupyter/{__version__}", **headers},
+        "open_timeout": timeout.connect or 10.0, "max_size": MAX_FRAME,
+        "logger": RedactingLogger(_LOG, secrets), "user_agent_header": None, "proxy": None,
+    }
+
+
+class EventSocket:
+    """A WebSocket of JSON events: iterate for dicts until the server closes; `recv(timeout)`
+    -> dict, or None at the end (TimeoutError when nothing came in time); `close()` or `with`."""
+
+    def __init__(self, conn: Any, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self.closed = False
+
+    def recv(self, timeout: float | None = None) -> dict[str, Any] | None:
+        if self.closed:
+            return None
+        try:
+            return json_event(self._conn.recv(timeout=timeout))
+        except ConnectionClosed:
+            self.closed = True
+            return None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while (event := self.recv()) is not None:
+            yield event
+
+    def close(self) -> None:
+        self.closed = True
+        self._conn.close()
+
+    def __enter__(self) -> EventSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EventSocket({self.path!r}, closed={self.closed})"
+
+
+class AsyncEventSocket:
+    """The async twin of EventSocket (`async for event in socket`)."""
+
+    def __init__(self, conn: Any, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self.closed = False
+
+    async def recv(self, timeout: float | None = None) -> dict[str, Any] | None:
+        if self.closed:
+            return None
+        try:
+            return json_event(await asyncio.wait_for(self._conn.recv(), timeout))
+        except ConnectionClosed:
+            self.closed = True
+            return None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
+        while (event := await self.recv()) is not None:
+            yield event
+
+    async def close(self) -> None:
+        self.closed = True
+        await self._conn.close()
+
+    async def __aenter__(self) -> AsyncEventSocket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncEventSocket({self.path!r}, closed={self.closed})"
+
+
+def connect_events(url: str, path: str, headers: dict[str, str], timeout: httpx.Timeout,
+                   secrets: list[str], dialect: Any = None) -> EventSocket:
+    try:
+        conn = connect(ws_url(url, path), **event_socket_options(headers, timeout, secrets))
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        raise handshake_error(exc, path, secrets, dialect) from None
+    return EventSocket(conn, path)
+
+
+async def aconnect_events(url: str, path: str, headers: dict[str, str], timeout: httpx.Timeout,
+                          secrets: list[str], dialect: Any = None) -> AsyncEventSocket:
+    try:
+        conn = await aconnect(ws_url(url, path), **event_socket_options(headers, timeout, secrets))
+    except (OSError, TimeoutError, asyncio.TimeoutError, WebSocketException) as exc:
+        raise handshake_error(exc, path, secrets, dialect) from None
+    return AsyncEventSocket(conn, path)
