@@ -1,0 +1,1 @@
+from tests.standins.fixtures import *  # noqa: F403
