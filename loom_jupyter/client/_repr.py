@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 _STYLE = "border-collapse:collapse;font-size:90%"
@@ -44,3 +44,18 @@ def to_pandas(records: list[dict[str, Any]], columns: Sequence[str]) -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("to_pandas() needs pandas: pip install pandas") from exc
     return pd.DataFrame.from_records(records, columns=list(columns))
+
+
+def value_text(value: Any) -> str:
+    """A field's value in a model's text repr: datetimes as ISO 8601 in UTC (`...Z`), not
+    `datetime.datetime(..., tzinfo=TzInfo(0))`; everything else as `repr`."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and value.utcoffset() == timedelta(0):
+            return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+        return value.isoformat(timespec="milliseconds")
+    return repr(value)
+
+
+def model_repr(name: str, pairs: Iterable[tuple[str | None, Any]]) -> str:
+    """`Weaver(id='01a2...', status='running', created_at=2025-01-15T12:34:56.123Z, ...)`."""
+    return f"{name}({', '.join(f'{k}={value_text(v)}' if k else value_text(v) for k, v in pairs)})"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from ._display import LiveArea, markdown_bundle, text_bundle
-from ._errors import MagicError
+from ._errors import KNOWN_PROVIDERS, MagicError, did_you_mean
 from ._expand import expand
 
 if TYPE_CHECKING:
@@ -21,6 +21,17 @@ def answer_markdown(turn: Turn) -> str:
     if not turn.cut:
         return turn.content
     return f"{turn.content}\n\n---\n*Answer cut short ({turn.why}); the partial answer is kept.*"
+
+
+def known_provider(name: str) -> str:
+    """`name`, unless it is a typo of a provider Loom has (a newer Loom may have others)."""
+    if name in KNOWN_PROVIDERS:
+        return name
+    hint = did_you_mean(name, KNOWN_PROVIDERS)
+    if hint:
+        raise MagicError(f"Loom has no LLM provider {name!r}{hint}; "
+                         f"Loom's providers: {', '.join(KNOWN_PROVIDERS)}.")
+    return name
 
 
 class ChatSession:
@@ -67,27 +78,36 @@ class ChatSession:
         prompt = expand(cell, self.magics.shell.user_ns).strip()
         if not prompt:
             raise MagicError("Nothing to ask: write your message in the cell, below %%loom chat.")
-        provider = args.provider or self.magics.default_provider
+        provider = known_provider(args.provider or self.magics.default_provider)
         model = args.model or self.magics.default_model or DEFAULT_MODELS.get(provider, "")
         if not model:
             raise MagicError(f"No default model for provider {provider!r}; pass --model NAME.")
         return self._stream(prompt, provider, model, args.max_tokens or self.magics.max_tokens or None)
 
     def _stream(self, prompt: str, provider: str, model: str, max_tokens: int | None) -> Turn:
+        """The answer streams into one area, which appears with its first words: a request
+        refused before any (unknown provider, no key, ...) leaves only its one-line error."""
         conversation = self._bound()
         conversation.context_limit = max(1, self.magics.max_history)
         area = LiveArea(self.magics.log_refresh_hz)
-        area.set(text_bundle(CURSOR.strip()))
-        turn = conversation.ask(prompt, provider=provider, model=model, max_tokens=max_tokens,
-                                on_text=self._show_progress(area))
+        shown: list[str] = []  # the words so far, as the callback last saw them
+        try:
+            turn = conversation.ask(prompt, provider=provider, model=model, max_tokens=max_tokens,
+                                    on_text=self._show_progress(area, shown))
+        except BaseException:
+            if shown:  # keep the words shown, without the cursor: the error line follows
+                area.set(text_bundle(shown[-1]))
+                area.flush()
+            raise
         area.set(markdown_bundle(answer_markdown(turn)))
         area.flush()
         return turn
 
-    def _show_progress(self, area: LiveArea) -> Callable[[str], None]:
+    def _show_progress(self, area: LiveArea, shown: list[str]) -> Callable[[str], None]:
         hook = self.magics.hooks.get("chat_token")
 
         def show(piece: str) -> None:
+            shown[:] = [self.conversation.partial_text]
             if hook is not None:
                 hook(piece)
             area.set(lambda: text_bundle(self.conversation.partial_text + CURSOR))

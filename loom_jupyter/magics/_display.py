@@ -11,6 +11,27 @@ from collections.abc import Callable, Iterable, Sequence
 Bundle = dict[str, str]
 
 
+def updates_in_place(shell: Any = None) -> bool:
+    """Can the front end redraw a display (a notebook, a captured cell)? A terminal cannot: its
+    publisher prints every update again, so live output there is written as new lines only."""
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.getipython import get_ipython
+
+    shell = shell if shell is not None else get_ipython()
+    publisher = getattr(shell, "display_pub", None)
+    if publisher is None:
+        return False
+    return type(publisher).publish is not DisplayPublisher.publish
+
+
+def is_tty(stream: Any) -> bool:
+    """Is `stream` an interactive terminal (where `\\r` rewrites the current line)?"""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 class LiveArea:
     """One display updated in place, at most `hz` times a second (the last state always lands)."""
 
@@ -92,24 +113,34 @@ class ListView(list):  # type: ignore[type-arg]
     """A plain list of models that shows itself as a table (HTML in a notebook, text in a terminal)."""
 
     def __init__(self, items: Iterable[Any], columns: Sequence[str], caption: str = "", *,
-                 counted: bool = True) -> None:
+                 counted: bool = True, limit: int | None = None) -> None:
         super().__init__(items)
         self.columns = tuple(columns)
         self.caption = caption
         self.counted = counted  # False: the caption already says how many
+        self.limit = limit  # rows shown (the list keeps them all); None: all of them
 
     def rows(self) -> list[list[Any]]:
         return [[getattr(item, c, None) for c in self.columns] for item in self]
 
+    def _shown_rows(self) -> tuple[list[list[Any]], str]:
+        """The rows to show and, when some are left out, a line that says so."""
+        rows = self.rows()
+        if self.limit is None or len(rows) <= self.limit:
+            return rows, ""
+        return rows[: self.limit], f"… and {len(rows) - self.limit} more (the list holds all {len(rows)})"
+
     def _repr_html_(self) -> str:
         caption = f"{self.caption} ({len(self)})" if self.counted else self.caption
-        return table_html(self.columns, self.rows(), caption)
+        rows, more = self._shown_rows()
+        return table_html(self.columns, rows, caption) + (f"<p>{html.escape(more)}</p>" if more else "")
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         if not self:
             printer.text(f"No {self.caption.lower() or 'items'}.")
             return
-        printer.text(table_text(self.columns, self.rows()))
+        rows, more = self._shown_rows()
+        printer.text(table_text(self.columns, rows) + (f"\n{more}" if more else ""))
 
     def to_pandas(self) -> Any:
         """One row per item (requires pandas)."""

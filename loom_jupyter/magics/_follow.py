@@ -5,21 +5,26 @@ What to show comes from the client's follow (`weavers.follow`): lines, `Reconnec
 `FollowEnded`. The stream is read in a helper thread so the kernel's main thread can redraw on
 a timer (the last lines of a burst show up even if the weaver then goes quiet) and receives the
 KeyboardInterrupt of the stop button. Display calls stay on the main thread.
+
+A terminal cannot redraw an output area (each update would be printed whole again), so there
+the follower prints each line once, as it comes, and a last line saying how following ended.
 """
 from __future__ import annotations
 
 import queue
 import threading
 from collections import deque
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from loom_jupyter.client.follow import FollowEnded, LogGap, Reconnecting, Resumed, render
 
-from ._display import LiveArea, text_bundle
+from ._display import LiveArea, text_bundle, updates_in_place
 
 _END = object()
 FOLLOWING = "following… (interrupt the kernel to stop)"
+FOLLOWING_TERMINAL = "[following… press Ctrl-C to stop]"
 
 
 def ended_note(ended: FollowEnded | None) -> str:
@@ -34,8 +39,9 @@ class LogFollower:
     user interrupts; lines are shown with `render(line, timestamps)`."""
 
     def __init__(self, items: Iterator[Any], *, hz: float, keep: int, timestamps: bool = False,
-                 on_line: Callable[[Any], Any] | None = None) -> None:
+                 on_line: Callable[[Any], Any] | None = None, in_place: bool | None = None) -> None:
         self._items = items
+        self.in_place = in_place  # None: decided when run() starts (by the front end then)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
         self._buffer: deque[str] = deque(maxlen=max(1, keep))
@@ -50,11 +56,16 @@ class LogFollower:
 
     def run(self) -> str:
         """Follow; returns "ended" or "stopped" (interrupted); stream errors are re-raised."""
+        if self.in_place is None:
+            self.in_place = updates_in_place()
         reader = threading.Thread(target=self._read, name="loom-log-reader", daemon=True)
         reader.start()
         outcome = "failed"
         try:
-            self.area.set(self._following())
+            if self.in_place:
+                self.area.set(self._following())
+            else:
+                _write(FOLLOWING_TERMINAL)
             outcome = self._pump()
         except KeyboardInterrupt:
             outcome = "stopped"
@@ -62,8 +73,12 @@ class LogFollower:
             self._stop.set()
             note = {"ended": ended_note(self.ended),
                     "stopped": "stopped following (interrupted)"}.get(outcome, "stream failed")
-            self.area.set(self._render(f"[{note}; {self.received} lines received]"))
-            self.area.flush()
+            last = f"[{note}; {self.received} lines received]"
+            if self.in_place:
+                self.area.set(self._render(last))
+                self.area.flush()
+            else:
+                _write(last)
         return outcome
 
     def _pump(self) -> str:
@@ -78,12 +93,15 @@ class LogFollower:
             if isinstance(item, BaseException):
                 raise item
             self._show(item)
-            # Rendered only when the area is actually redrawn (a few times a second), not per line.
-            self.area.set(self._following)
+            if self.in_place:
+                # Rendered only when the area is actually redrawn (a few times a second), not per line.
+                self.area.set(self._following)
 
     def _show(self, item: Any) -> None:
         if isinstance(item, Reconnecting):
             self._footer = f"{render(item)} (interrupt the kernel to stop)"
+            if not self.in_place:
+                _write(render(item))
         elif isinstance(item, FollowEnded):
             self.ended = item
         elif isinstance(item, LogGap):
@@ -101,6 +119,8 @@ class LogFollower:
     def _append(self, text: str) -> None:
         self._appended += 1
         self._buffer.append(text)
+        if not self.in_place:
+            _write(text)
 
     def _following(self) -> dict[str, str]:
         return self._render(self._footer)
@@ -123,3 +143,8 @@ class LogFollower:
             if close is not None:
                 close()
             self._queue.put(_END)
+
+
+def _write(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

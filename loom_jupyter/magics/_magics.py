@@ -11,13 +11,17 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Float, Int, Unicode
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
 from ._errors import HelpShown, MagicError, SecretOnCommandLine
+from ._expand import expand_tokens
 from ._parser import CommandParser, tokenize
 from ._secrets import redact, refuse_literal_secrets
+from ._waiting import watching
+from .commands.connections import NOT_FOR as CONNECTIONLESS
+from .commands.connections import take_connection
 
 if TYPE_CHECKING:
     from loom_jupyter.client import Loom
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 COMMANDS = (
     "help", "connect", "status", "weavers", "get", "create", "delete", "cleanup",
     "logs", "attach", "dashboard", "chat", "threads", "thread", "login", "logout",
+    "connections", "request",
 )
 
 
@@ -62,10 +67,24 @@ class LoomMagics(Magics, Configurable):
     log_refresh_hz = Float(4.0, help="How often a followed log or a streaming answer is redrawn.").tag(config=True)
     log_buffer_lines = Int(500, help="Lines of a followed log kept on screen.").tag(config=True)
     wait_timeout = Float(180.0, help="Seconds `%loom create --wait` waits for `running`.").tag(config=True)
+    request_timeout = Float(30.0, help="Seconds to wait for Loom's answer to one request (connecting: "
+                            "at most 10 s) before it counts as timed out.").tag(config=True)
+    request_retries = Int(2, help="Times a request that may safely be repeated is sent again after a "
+                          "timeout or a temporary failure (so a hung Loom is reported after about "
+                          "(1 + request_retries) x request_timeout).").tag(config=True)
+    waiting_after = Float(1.0, help="Seconds of silence before a %loom command prints 'waiting for "
+                          "Loom…' on stderr (0 = never).").tag(config=True)
+    confirm_count_above = Int(20, help="`%loom create --count N` above this asks first, or needs "
+                              "--yes where nobody can answer.").tag(config=True)
+    board_rows = Int(20, help="`%loom create --count N` shows one line per weaver up to this many, "
+                     "and one summary line above it.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._client: Loom | None = None
+        self._own_client = False  # made by `client` from the environment (not by %loom connect)
+        self._connection: str | None = None  # `--connection NAME` of the running command
+        self._clients: dict[str, Loom] = {}  # one client per named connection, made on first use
         self._chat: ChatSession | None = None
         #: Extension points called in the kernel's main thread (tests inject interrupts
         #: and races through them): "log_line"(LogLine), "chat_token"(str),
@@ -75,17 +94,56 @@ class LoomMagics(Magics, Configurable):
     # -- connection -------------------------------------------------------------------
     @property
     def client(self) -> Loom:
-        """The connection, made from the environment on first use unless `%loom connect` set one."""
+        """The connection, made from the environment on first use unless `%loom connect` set one
+        (during a command given `--connection NAME`: that named connection's client)."""
+        if self._connection is not None:
+            return self.connection_client(self._connection)
         if self._client is None:
-            from loom_jupyter.client import Loom
-
-            self._client = Loom()
+            self._client = self.make_client()
+            self._own_client = True
         return self._client
+
+    def make_client(self, url: str | None = None, api_key: str | None = None, *,
+                    connection: str | None = None) -> Loom:
+        """A client with this object's timeouts (`request_timeout`, `request_retries`)."""
+        import httpx
+
+        from loom_jupyter.client import Loom
+
+        timeout = httpx.Timeout(self.request_timeout, connect=min(10.0, self.request_timeout))
+        if connection is not None:
+            return Loom(connection=connection, timeout=timeout,
+                        max_retries=max(0, self.request_retries))
+        return Loom(url=url, api_key=api_key, timeout=timeout, max_retries=max(0, self.request_retries))
+
+    def connection_client(self, name: str) -> Loom:
+        """The client of the Jupyter server's connection `name` (kept for the next command)."""
+        if name not in self._clients:
+            from loom_jupyter.client import LoomConfigError
+
+            try:
+                self._clients[name] = self.make_client(connection=name)
+            except LoomConfigError as exc:  # unknown name, no Jupyter server: no Loom hint
+                raise MagicError(f"{exc} (%loom connections lists them)") from None
+        return self._clients[name]
+
+    @observe("request_timeout", "request_retries")
+    def _timeouts_changed(self, change: Any) -> None:
+        """The connection made from the environment is made again with the new timeouts."""
+        if getattr(self, "_own_client", False):  # (also called while traitlets loads the config)
+            self.set_client(None)
+        self._close_connection_clients()
+
+    def _close_connection_clients(self) -> None:
+        clients, self._clients = getattr(self, "_clients", {}), {}
+        for client in clients.values():
+            client.close()
 
     def set_client(self, client: Loom | None) -> None:
         if self._client is not None and self._client is not client:
             self._client.close()
         self._client = client
+        self._own_client = False
 
     @property
     def chat(self) -> ChatSession:
@@ -97,22 +155,37 @@ class LoomMagics(Magics, Configurable):
 
     def close(self) -> None:
         self.set_client(None)
+        self._close_connection_clients()
         self._chat = None
 
     # -- the entry point ----------------------------------------------------------------
     @line_cell_magic
+    @no_var_expand  # {var} on a line follows the cell body's rules (_expand.py)
     def loom(self, line: str, cell: str | None = None) -> Any:
         """Loom from the notebook: `%loom help` lists the commands, `%loom CMD --help` explains one."""
+        with watching(self.shell, self.waiting_after):  # "waiting for Loom…" after a silence
+            return self._dispatch(line, cell)
+
+    def _dispatch(self, line: str, cell: str | None) -> Any:
+        """Run one command; every failure ends here as one line (or a traceback if asked)."""
         try:
             tokens = tokenize(line)
             refuse_literal_secrets(self.shell, tokens)
+            tokens = expand_tokens(tokens, self.shell.user_ns)
+            tokens, connection = take_connection(tokens)  # `--connection NAME`, anywhere
             name, rest = (tokens[0], tokens[1:]) if tokens else ("help", [])
             if name in HELP_FLAGS:  # `%loom -h` and `%loom --help` mean `%loom help`
                 name = "help"
             if cell is not None and name != "chat":
                 raise MagicError(f"%%loom works as a cell magic only for chat; use %loom {name} on one line.")
             args = build_parser(name).parse(rest)
-            return load_command(name).run(self, args, cell)
+            if connection is not None and name in CONNECTIONLESS:
+                raise MagicError(f"%loom {name} does not take --connection.")
+            self._connection = connection
+            try:
+                return load_command(name).run(self, args, cell)
+            finally:
+                self._connection = None
         except HelpShown:
             return None
         except KeyboardInterrupt:
@@ -127,12 +200,14 @@ class LoomMagics(Magics, Configurable):
 
     def _one_line(self, exc: BaseException) -> str:
         """Every failure as one line that says what to do, with no credential in it."""
-        from loom_jupyter.client import LoomError
+        from loom_jupyter.client import LoomError, UnsupportedFeatureError
 
-        if isinstance(exc, MagicError):
+        from ._errors import in_user_words
+
+        if isinstance(exc, (MagicError, UnsupportedFeatureError)):  # (the latter names the kind)
             text = str(exc)
         elif isinstance(exc, LoomError):
-            text = f"{exc}{_hint(exc)}"
+            text = in_user_words(exc)  # the HTTP detail stays on exc (show_tracebacks)
         else:
             text = (f"{type(exc).__name__}: {exc} (unexpected; "
                     "%config LoomMagics.show_tracebacks = True shows the traceback).")
@@ -145,17 +220,7 @@ class LoomMagics(Magics, Configurable):
 
 
 def _hint(exc: Exception) -> str:
-    from loom_jupyter import client as c
+    """The next step for an error not about one object (see `_errors.hint`)."""
+    from ._errors import hint
 
-    hints: list[tuple[type, str]] = [
-        (c.LoomConfigError, " Run %loom connect URL --api-key-env NAME, or set LOOM_URL and LOOM_API_KEY."),
-        (c.AuthenticationError, " Check the API key, or sign in with %loom login (%loom status "
-         "shows where the connection comes from)."),
-        (c.PermissionDeniedError, " Your key's role does not allow this."),
-        (c.APIConnectionError, " Is Loom running and reachable? %loom status checks."),
-    ]
-    text = str(exc)
-    for cls, hint in hints:
-        if isinstance(exc, cls) and "%loom" not in text:
-            return hint
-    return ""
+    return hint(exc)

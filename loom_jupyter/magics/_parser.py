@@ -31,6 +31,7 @@ class CommandParser(argparse.ArgumentParser):
 
     def parse(self, tokens: Sequence[str]) -> argparse.Namespace:
         """Parse `tokens`; whatever follows a bare `--` lands in `.rest` untouched."""
+        tokens = [t for t in tokens if not isinstance(t, Comment)]
         head, rest = split_rest(tokens)
         namespace = self.parse_args(head)
         namespace.rest = rest
@@ -38,11 +39,36 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def tokenize(line: str) -> list[str]:
-    """Shell-like words, so quoted values with spaces survive (`--system "be brief"`)."""
+    """Shell-like words, so quoted values with spaces survive (`--system "be brief"`); as in a
+    shell, an unquoted `#` that starts a word starts a comment (`%loom status  # check`)."""
+    code = strip_comment(line)
     try:
-        return shlex.split(line, posix=True)
+        words = shlex.split(code, posix=True)
     except ValueError as exc:
         raise ArgumentsError(f"Could not read the command line ({exc}); check the quotes.") from None
+    # The comment's words stay (marked), so a key pasted into a comment is still refused.
+    return words + [Comment(w) for w in line[len(code):].split()]
+
+
+class Comment(str):
+    """A word of a line's trailing `# comment`: seen by the secret check, never parsed."""
+
+
+def strip_comment(line: str) -> str:
+    """`line` up to its first unquoted `#` at the start of a word (`k:v#1` keeps its `#`)."""
+    quote, escaped = "", False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
 
 
 def split_rest(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -88,3 +114,19 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return _whole(text, 0)
+
+
+def add_output_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """`-o VAR` (keep `what` in a notebook variable) and `--dataframe` (as a pandas DataFrame)."""
+    parser.add_argument("-o", "--output", metavar="VAR", help=f"also store {what} in this variable")
+    parser.add_argument("--dataframe", action="store_true",
+                        help="with -o: store a pandas DataFrame")
+
+
+def check_output_options(args: argparse.Namespace, command: str) -> None:
+    """`-o` names a Python variable; `--dataframe` means nothing without it, so it is refused."""
+    if args.output is not None and not args.output.isidentifier():
+        raise ArgumentsError(f"%loom {command}: -o needs a Python variable name, got {args.output!r}.")
+    if args.dataframe and args.output is None:
+        raise ArgumentsError(f"%loom {command}: --dataframe stores a DataFrame in a variable: "
+                             "add -o VAR (for example -o df --dataframe).")

@@ -13,7 +13,8 @@ from traitlets.config import Config
 
 ENV_NAMES = ("LOOM_URL", "LOOM_API_KEY", "LOOM_JUPYTER_PROXY_URL", "LOOM_JUPYTER_PROXY_TOKEN")
 TRAITS = ("show_tracebacks", "default_provider", "default_model", "max_history", "max_tokens",
-          "log_refresh_hz", "log_buffer_lines", "wait_timeout")
+          "log_refresh_hz", "log_buffer_lines", "wait_timeout", "request_timeout",
+          "request_retries", "waiting_after", "confirm_count_above", "board_rows")
 
 
 @dataclass

@@ -86,7 +86,7 @@ def test_magic_chat_rate_limited_is_one_line_with_the_wait(ip, magics, faults): 
     faults.add("status", "POST", r"/stream$", status=503, body={
         "error": "service_unavailable", "message": "LLM rate limited; retry after 30 seconds"})
     message = run(ip, "%%loom chat --new\nhello").usage_error()
-    assert "HTTP 503" in message and "retry after 30 seconds" in message
+    assert "busy" in message and "retry after 30 seconds" in message
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
@@ -94,7 +94,7 @@ def test_magic_listing_under_a_long_burst_is_one_line_then_works(ip, faults, sta
     faults.add("status", "GET", r"^/api/weavers$", times=3, status=status,
                body={"error": "upstream_error", "message": "down for a moment"})
     message = run(ip, "%loom weavers").usage_error()
-    assert f"HTTP {status}" in message and "down for a moment" in message
+    assert "list" in message and "weavers" in message and "HTTP" not in message and "down for a moment" in message
     assert run(ip, "%loom weavers").error is None
 
 

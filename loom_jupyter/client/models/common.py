@@ -6,13 +6,21 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._repr import fields_table, table, to_pandas
+from .._repr import fields_table, model_repr, table, to_pandas
 
 
 class ResponseModel(BaseModel):
     """Frozen and lenient: a newer Loom adding fields must not break us."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    def __repr__(self) -> str:
+        """Readable in a terminal: `created_at=2025-01-15T12:34:56.123Z` (fields hidden from
+        the repr, such as credentials, stay hidden)."""
+        return model_repr(type(self).__name__, self.__repr_args__())
+
+    def __str__(self) -> str:
+        return repr(self)
 
     def _repr_html_(self) -> str:
         return fields_table(((k, getattr(self, k)) for k in type(self).model_fields), type(self).__name__)

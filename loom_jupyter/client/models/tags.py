@@ -1,18 +1,23 @@
 """Weaver tags as people type them, `key:value`: the one parser the SDK, magics and widgets share.
 
 The rule, everywhere: split at the first `:` (loom-api.md §4.3); spaces around the key and the
-value are dropped; the key is label-like (letters, digits, `.`, `_`, `-`, `/`; at most 128
-characters, starting and ending with a letter or digit); the value is one non-empty line.
+value are dropped; the key is label-like (letters and digits of any script, `équipe` as much as
+`team`, and `.`, `_`, `-`, `/`; at most 128 characters, starting and ending with a letter or
+digit); the value is one non-empty line. Loom refuses only empty keys, `:` and control
+characters (the local server likewise), so every key accepted here, Loom accepts.
 Anything else is a ValueError whose message is one line naming the offending text.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 
 __all__ = ["TAG_KEY", "check_tag_key", "format_tag_filter", "parse_tag_filter",
            "parse_tag_filters", "tag_filter_pair"]
 
-TAG_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?\Z")
+# `[^\W_]` is a letter or digit of any script; `\w` adds `_`. Matched on the NFC form, so a key
+# typed with combining accents (as macOS keyboards do) passes as its composed twin does.
+TAG_KEY = re.compile(r"[^\W_]([\w./-]{0,126}[^\W_])?\Z")
 _SHOWN = 64  # at most this much of a bad input is echoed back
 
 
@@ -22,7 +27,7 @@ def _shown(text: str) -> str:
 
 def check_tag_key(key: object) -> str:
     """`key` when it is a valid tag key, else ValueError."""
-    if not isinstance(key, str) or not TAG_KEY.match(key):
+    if not isinstance(key, str) or not TAG_KEY.match(unicodedata.normalize("NFC", key)):
         shown = _shown(key) if isinstance(key, str) else repr(key)
         raise ValueError(f"tag key {shown} must be letters, digits, '.', '_', '-' or '/' "
                          "(starting and ending with a letter or digit)")

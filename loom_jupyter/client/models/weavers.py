@@ -1,7 +1,9 @@
 """Weaver wire models: the weaver itself, lists, cleanup results, log lines, create requests."""
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +22,31 @@ LIVE_STATUSES = ACTIVE_STATUSES | {TERMINATING}  # its pod (process) may still p
 FINAL_STATUSES = frozenset({SUCCEEDED, FAILED})  # ended by itself; it will never run again
 # Set by `weavers.create` so a create whose answer was lost can be found instead of repeated.
 REQUEST_ID_TAG = "loom-jupyter-request-id"
+
+
+def status_filter(statuses: str | Iterable[str] | None) -> frozenset[str]:
+    """The statuses a filter keeps (empty: all), from one status or several; the one rule for
+    `weavers.list(status=...)`, `%loom weavers --status` and the dashboard. A value that is
+    not a status this SDK knows but is close to one is a typo: ValueError with "did you mean"."""
+    if statuses is None:
+        return frozenset()
+    values = [statuses] if isinstance(statuses, str) else list(statuses)
+    chosen: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"a status is a word such as {RUNNING!r}, got {value!r}")
+        value = value.strip().lower()
+        close = difflib.get_close_matches(value, KNOWN_STATUSES, n=1, cutoff=0.75)
+        if value not in KNOWN_STATUSES and close:
+            raise ValueError(f"unknown status {value!r} (did you mean {close[0]!r}?)")
+        chosen.add(value)
+    return frozenset(chosen)
+
+
+def unknown_statuses(chosen: frozenset[str], found: Iterable[Weaver]) -> list[str]:
+    """Statuses of a filter that neither this SDK nor any listed weaver knows (likely typos)."""
+    seen = {w.status for w in found}
+    return sorted(s for s in chosen if s not in KNOWN_STATUSES and s not in seen)
 
 
 _EXIT_CODE = re.compile(r"\bexit code (-?\d+)")

@@ -17,10 +17,12 @@ from .._errors import (
     LoomError,
     RateLimitError,
 )
+from .._resume import LIMIT as WHOLE_LOG
 from .._retry import RetryPolicy, backoff, request
 from ..models.tags import format_tag_filter, parse_tag_filter
 from ..models.weavers import (
     FINAL_STATUSES,
+    KNOWN_STATUSES,
     REQUEST_ID_TAG,
     RUNNING,
     CleanupResult,
@@ -28,6 +30,8 @@ from ..models.weavers import (
     Weaver,
     WeaverList,
     WeaverResources,
+    status_filter,
+    unknown_statuses,
 )
 from ..follow import FollowEnded, Reconnecting, Reconnects, StatusCheck, reconnect_flow
 from . import auth as _auth
@@ -60,6 +64,29 @@ def list_flow(filters: list[str], policy: RetryPolicy) -> Flow[WeaverList]:
             raise
         found = yield from request(Call("GET", "/api/weavers", parse=_weaver_list, idempotent=True), policy)
     return WeaverList(w for w in found if _matches(w, filters))
+
+
+def _by_status(flow: Flow[WeaverList], chosen: frozenset[str]) -> Flow[WeaverList]:
+    found = yield from flow
+    unknown = unknown_statuses(chosen, found)
+    if unknown:
+        raise check.LoomValidationError(
+            "status", f"unknown status {unknown[0]!r}; one of {', '.join(KNOWN_STATUSES)}.")
+    return WeaverList(w for w in found if w.status in chosen)
+
+
+def _resources(resources: Mapping[str, str] | None, memory: str | None,
+               cpu: str | None) -> dict[str, str]:
+    """`memory=`/`cpu=` and the older `resources=` dict, as the wire's `memory_limit`/`cpu_limit`."""
+    out = check.resources(resources)
+    for key, value in (("memory", memory), ("cpu", cpu)):
+        if value is None:
+            continue
+        wire = check.resources({key: value})
+        if out.keys() & wire.keys() and out != {**out, **wire}:
+            raise check.LoomValidationError(key, f"given twice: {key}= and resources= disagree.")
+        out.update(wire)
+    return out
 
 
 def get_flow(weaver_id: str, policy: RetryPolicy) -> Flow[Weaver]:
@@ -128,24 +155,37 @@ class Weavers(Resource):
 
     def create(
         self, image: str, org_id: str | None = None, *, env: Mapping[str, str] | None = None,
-        resources: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None,
-        lifetime_hours: int | None = None, command: Iterable[str] | None = None,
+        memory: str | None = None, cpu: str | None = None, lifetime_hours: int | None = None,
+        tags: Mapping[str, str] | None = None, command: Iterable[str] | None = None,
         args: Iterable[str] | None = None, workdir: str | None = None, repo_id: str | None = None,
+        resources: Mapping[str, str] | None = None,
     ) -> Result[Weaver]:
-        """Create a weaver (org_id defaults to your only org); safe to call on a flaky network."""
+        """Create a weaver (org_id defaults to your only org); safe to call on a flaky network.
+
+        `memory="4Gi"`, `cpu="2"` and `lifetime_hours=4` are `%loom create`'s `--memory`,
+        `--cpu` and `--lifetime` (`resources={"memory": ..., "cpu": ...}` also works)."""
         tags = {**check.tag_dict(tags), REQUEST_ID_TAG: uuid.uuid4().hex}
         body = CreateWeaverRequest(
             image=check.non_empty("image", image, ident=False), org_id=org_id or "-",
             env=check.env(env), tags=tags,
-            resources=WeaverResources.model_validate(check.resources(resources)),
+            resources=WeaverResources.model_validate(_resources(resources, memory, cpu)),
             lifetime_hours=check.lifetime(lifetime_hours), command=check.string_list("command", command),
             args=check.string_list("args", args), workdir=workdir, repo_id=repo_id,
         ).model_dump(exclude_none=True)
         return self._client._run(create_flow(body, org_id, self._policy))  # type: ignore[no-any-return]
 
-    def list(self, tags: Any = None) -> Result[WeaverList]:
-        """Your weavers (all of them for support/admin), optionally filtered by `{key: value}`."""
-        return self._client._run(list_flow(check.tag_filters(tags), self._policy))  # type: ignore[no-any-return]
+    def list(self, tags: Any = None, status: str | Iterable[str] | None = None) -> Result[WeaverList]:
+        """Your weavers (all of them for support/admin), optionally filtered by tags
+        (`{key: value}` or `"key:value"` strings, all must match) and by status (one or a list:
+        any of them), the values of `%loom weavers --tag/--status`."""
+        try:
+            chosen = status_filter(status)
+        except ValueError as exc:
+            raise check.LoomValidationError("status", str(exc).rstrip(".") + ".") from None
+        flow = list_flow(check.tag_filters(tags), self._policy)
+        if chosen:
+            flow = _by_status(flow, chosen)
+        return self._client._run(flow)  # type: ignore[no-any-return]
 
     def get(self, id: str) -> Result[Weaver]:
         return self._client._run(get_flow(check.non_empty("id", id), self._policy))  # type: ignore[no-any-return]
@@ -165,8 +205,9 @@ class Weavers(Resource):
     def logs(
         self, id: str, *, tail: int | None = None, timestamps: bool = False, follow: bool = True
     ) -> Any:
-        """Complete log lines (LogLine); with follow=True, until the weaver ends: resumes after
-        drops and outages without loss or repeats (a gap Loom no longer holds is logged)."""
+        """Complete log lines (LogLine): the whole log Loom holds, or its last `tail` lines; with
+        follow=True, then the new ones until the weaver ends, resuming after drops and outages
+        without loss or repeats (a gap Loom no longer holds is logged)."""
         return self._client._iterate(self._logs_flow(id, tail, timestamps, follow, events=False))
 
     def follow(self, id: str, *, tail: int | None = None, timestamps: bool = False) -> Any:
@@ -186,6 +227,7 @@ class Weavers(Resource):
         if tail is not None and (isinstance(tail, bool) or not isinstance(tail, int) or tail < 0):
             raise check.LoomValidationError("tail", f"expected a non-negative integer, got {tail!r}.")
         weaver_id = check.non_empty("id", id)
+        tail = WHOLE_LOG if tail is None else tail  # Loom's own default is the last 256 lines
         return logs_flow(weaver_id, tail, timestamps, follow, self._policy,
                          self._status_check(weaver_id), events=events)
 

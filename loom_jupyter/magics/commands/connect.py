@@ -43,9 +43,9 @@ def read_key(args: Namespace) -> str | None:
 
 
 def run(magics: Any, args: Namespace, cell: str | None) -> None:
-    from loom_jupyter.client import Loom, LoomError
+    from loom_jupyter.client import LoomError
 
-    client = Loom(url=args.url, api_key=read_key(args))
+    client = magics.make_client(url=args.url, api_key=read_key(args))
     who = ""
     if not args.no_check:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from argparse import Namespace
 from typing import Any
 
-from .._errors import ArgumentsError, MagicError
+from .._errors import ArgumentsError, MagicError, in_user_words
 from .._parser import tag_pair
 
 SUMMARY = "Delete weavers by id and/or --tag k:v (asks first when more than one, unless --yes)."
@@ -28,9 +28,9 @@ def targets(magics: Any, args: Namespace) -> list[str]:
 
 
 def confirmed(ids: list[str]) -> bool:
-    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-    answer = input(f"Delete {len(ids)} weavers ({shown})? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+    from .._confirm import confirm, shown
+
+    return confirm(f"Delete {len(ids)} weavers ({shown(ids)})?", "%loom delete")
 
 
 def run(magics: Any, args: Namespace, cell: str | None) -> None:
@@ -56,4 +56,7 @@ def run(magics: Any, args: Namespace, cell: str | None) -> None:
         print(f"Deleted {len(done)} weaver{'s' if len(done) != 1 else ''}: {', '.join(done)}")
     if failed:
         first_id, first = failed[0]
-        raise MagicError(f"Could not delete {len(failed)} of {len(ids)} weavers; {first_id}: {first}")
+        if len(ids) == 1:
+            raise MagicError(in_user_words(first))
+        raise MagicError(f"Could not delete {len(failed)} of {len(ids)} weavers; {first_id}: "
+                         f"{in_user_words(first)}")

@@ -22,5 +22,7 @@ def run(magics: Any, args: Namespace, cell: str | None) -> None:
 
     rows = [(f"%loom {name}", load_command(name).SUMMARY) for name in COMMANDS]
     rows.append(("%%loom chat", "Ask the LLM in the cell body; streams, keeps the conversation, saves a thread."))
+    rows.append(("--connection NAME", "On any command: use that connection of the Jupyter server "
+                 "(%loom connections lists them)."))
     bundle = fields_view(rows, "Loom magics (%loom CMD --help for details)")
     display(bundle, raw=True)
