@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.loom-jupyter-installed
 
 include mk/js.mk
+include mk/lab.mk
 include mk/hub.mk
 
 .PHONY: venv lab local test test-python test-notebooks notebooks-refresh check bench clean
@@ -27,7 +28,7 @@ local: venv
 	$(VENV)/bin/loom-jupyter local
 
 ## everything: Python suites (incl. browser and JupyterHub tests), then the tutorial notebooks under nbval
-test: venv js hub-deps
+test: venv js labext hub-deps
 	$(PY) -m pytest tests
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(MAKE) --no-print-directory test-notebooks; fi
 

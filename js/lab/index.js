@@ -1,0 +1,206 @@
+// The Loom panel for JupyterLab 4: a sidebar (weavers, sign-in), log and terminal tabs, a chat
+// panel, palette commands, a status-bar item and settings. It needs no kernel: everything goes
+// through the server extension's `{base_url}loom/...` routes (./api.js).
+import { ILabShell, ILayoutRestorer } from "@jupyterlab/application";
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from "@jupyterlab/apputils";
+import { INotebookTracker, NotebookActions } from "@jupyterlab/notebook";
+import { ISettingRegistry } from "@jupyterlab/settingregistry";
+import { IStatusBar } from "@jupyterlab/statusbar";
+import { LabIcon } from "@jupyterlab/ui-components";
+import { Widget } from "@lumino/widgets";
+import { LoomApi } from "./api.js";
+import { ChatPanel } from "./chat.js";
+import { LogViewer } from "./logs.js";
+import { WeaverPoll } from "./poll.js";
+import { LoomSidebar } from "./sidebar.js";
+import { WeaverTerminal } from "./terminal.js";
+
+const PLUGIN_ID = "loom-jupyter:panel";
+export const DEFAULTS = {
+  pollInterval: 5,
+  defaultImage: "python:3.12",
+  defaultLifetime: 4,
+  confirmDelete: true,
+  chatProvider: "anthropic",
+  chatModel: "claude-sonnet-4-20250514",
+};
+
+export const loomIcon = new LabIcon({
+  name: "loom-jupyter:loom",
+  svgstr: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<rect x="3" y="3" width="3" height="18" rx="1"/><rect x="10.5" y="3" width="3" height="18" rx="1"/>' +
+    '<rect x="18" y="3" width="3" height="18" rx="1"/><rect x="2" y="6" width="20" height="2.5" rx="1"/>' +
+    '<rect x="2" y="15.5" width="20" height="2.5" rx="1"/></g></svg>',
+});
+
+const chatIcon = new LabIcon({
+  name: "loom-jupyter:chat",
+  svgstr: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16">' +
+    '<path class="jp-icon3" fill="#616161" d="M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>',
+});
+
+export const COMMANDS = {
+  showPanel: "loom:show-panel",
+  refresh: "loom:refresh",
+  newWeaver: "loom:new-weaver",
+  deleteSelected: "loom:delete-selected",
+  openLogs: "loom:open-logs",
+  openTerminal: "loom:open-terminal",
+  openChat: "loom:open-chat",
+  signIn: "loom:sign-in",
+};
+
+/** A status-bar item: the running weavers, from the shared poll; a click shows the panel. */
+class RunningCount extends Widget {
+  constructor(poll, onClick) {
+    super();
+    this.addClass("loom-StatusItem");
+    this.node.setAttribute("role", "button");
+    this.node.setAttribute("tabindex", "0");
+    this.node.addEventListener("click", onClick);
+    this.node.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && onClick());
+    this._unsubscribe = poll.subscribe((p) => {
+      const text = p.error ? "Loom: ?" : `Loom: ${p.running} running`;
+      this.node.textContent = text;
+      this.node.title = p.error ? `Loom: ${p.error.message}` : `${p.running} running weavers (of ${p.weavers.length}); click for the Loom panel`;
+      this.node.setAttribute("aria-label", this.node.title);
+    });
+  }
+
+  dispose() {
+    this._unsubscribe();
+    super.dispose();
+  }
+}
+
+function insertMarkdown(notebooks) {
+  return (markdown) => {
+    const panel = notebooks && notebooks.currentWidget;
+    if (!panel) return false;
+    const notebook = panel.content;
+    NotebookActions.insertBelow(notebook);
+    NotebookActions.changeCellType(notebook, "markdown");
+    notebook.activeCell.model.sharedModel.setSource(markdown);
+    NotebookActions.run(notebook, panel.sessionContext);
+    return true;
+  };
+}
+
+async function loadSettings(registry, apply) {
+  if (!registry) return;
+  try {
+    const settings = await registry.load(PLUGIN_ID);
+    const read = () => apply({ ...DEFAULTS, ...settings.composite });
+    read();
+    settings.changed.connect(read);
+  } catch (exc) {
+    console.warn("loom-jupyter: settings not loaded, using the defaults", exc);
+  }
+}
+
+function activate(app, shell, palette, restorer, registry, statusBar, notebooks) {
+  const api = new LoomApi(app.serviceManager.serverSettings);
+  let current = { ...DEFAULTS };
+  const settings = () => current;
+  const poll = new WeaverPoll(api, current.pollInterval);
+  const { commands } = app;
+
+  const sidebar = new LoomSidebar({ api, poll, settings, commands, icon: loomIcon });
+  shell.add(sidebar, "left", { rank: 650 });
+  const chat = new ChatPanel({ api, settings, icon: chatIcon, insert: insertMarkdown(notebooks) });
+  shell.add(chat, "right", { rank: 650 });
+  if (restorer) {
+    restorer.add(sidebar, "loom-sidebar");
+    restorer.add(chat, "loom-chat");
+  }
+
+  loadSettings(registry, (next) => {
+    const previous = current;
+    current = next;
+    poll.setInterval(next.pollInterval);
+    sidebar.settingsChanged(previous, next);
+    chat.settingsChanged(previous, next);
+  });
+
+  const tracker = new WidgetTracker({ namespace: "loom-tabs" });
+  const openTab = (id, make, args) => {
+    const existing = tracker.find((w) => w.id === id);
+    if (existing) {
+      shell.activateById(existing.id);
+      return existing;
+    }
+    const content = make();
+    const widget = new MainAreaWidget({ content });
+    widget.id = id;
+    widget.title.label = content.title.label;
+    widget.title.caption = content.title.caption;
+    widget.title.icon = loomIcon;
+    tracker.add(widget);
+    // A weaver's logs and terminal open side by side: the second one splits off the first.
+    const partner = args.partner && tracker.find((w) => w.id === args.partner);
+    const mode = args.mode || (partner ? "split-right" : "tab-after");
+    shell.add(widget, "main", { mode, ref: partner ? partner.id : undefined });
+    shell.activateById(widget.id);
+    return widget;
+  };
+  const weaverArg = { type: "object", properties: { id: { type: "string", description: "the weaver id" },
+    mode: { type: "string", description: "where the tab goes: tab-after, split-right, split-bottom…" } }, required: ["id"] };
+
+  commands.addCommand(COMMANDS.showPanel, {
+    label: "Loom: Show Panel", caption: "Show the Loom sidebar", icon: loomIcon,
+    execute: () => shell.activateById(sidebar.id),
+  });
+  commands.addCommand(COMMANDS.refresh, {
+    label: "Loom: Refresh Weavers", execute: () => { poll.refresh(); sidebar.refreshAccount(); },
+  });
+  commands.addCommand(COMMANDS.newWeaver, {
+    label: "Loom: New Weaver…", execute: () => { shell.activateById(sidebar.id); sidebar.toggleForm(true); },
+  });
+  commands.addCommand(COMMANDS.deleteSelected, {
+    label: "Loom: Delete Selected Weavers", isEnabled: () => sidebar.selected.size > 0,
+    execute: () => sidebar.deleteSelected(),
+  });
+  commands.addCommand(COMMANDS.openLogs, {
+    label: (args) => (args.id ? `Loom: Logs of ${String(args.id).slice(0, 8)}` : "Loom: Open Weaver Logs"),
+    describedBy: { args: weaverArg },
+    isEnabled: (args) => !!args.id,
+    execute: (args) => openTab(`loom-logs-${args.id}`, () => new LogViewer({ api, poll, weaverId: args.id }),
+      { partner: `loom-terminal-${args.id}`, ...args }),
+  });
+  commands.addCommand(COMMANDS.openTerminal, {
+    label: (args) => (args.id ? `Loom: Terminal of ${String(args.id).slice(0, 8)}` : "Loom: Open Weaver Terminal"),
+    describedBy: { args: weaverArg },
+    isEnabled: (args) => !!args.id,
+    execute: (args) => openTab(`loom-terminal-${args.id}`, () => new WeaverTerminal({ api, weaverId: args.id }),
+      { partner: `loom-logs-${args.id}`, ...args }),
+  });
+  commands.addCommand(COMMANDS.openChat, {
+    label: "Loom: Open Chat", icon: chatIcon, execute: () => shell.activateById(chat.id),
+  });
+  commands.addCommand(COMMANDS.signIn, {
+    label: "Loom: Sign In…", execute: () => { shell.activateById(sidebar.id); sidebar.signIn(); },
+  });
+  if (palette) {
+    for (const command of [COMMANDS.showPanel, COMMANDS.refresh, COMMANDS.newWeaver, COMMANDS.deleteSelected,
+      COMMANDS.openChat, COMMANDS.signIn]) palette.addItem({ command, category: "Loom" });
+  }
+
+  if (statusBar) {
+    statusBar.registerStatusItem("loom-jupyter:running", {
+      item: new RunningCount(poll, () => shell.activateById(sidebar.id)),
+      align: "left", rank: 50,
+    });
+  }
+}
+
+const plugin = {
+  id: PLUGIN_ID,
+  description: "The Loom panel: weavers, logs, terminals and chat without a kernel.",
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry, IStatusBar, INotebookTracker],
+  activate,
+};
+
+export default [plugin];
