@@ -171,7 +171,7 @@ class LoomMagics(Magics, Configurable):
         try:
             tokens = tokenize(line)
             refuse_literal_secrets(self.shell, tokens)
-            tokens = expand_tokens(tokens, self.shell.user_ns)
+            tokens = expand_tokens(tokens, self.shell.user_ns if self.shell else {})
             tokens, connection = take_connection(tokens)  # `--connection NAME`, anywhere
             name, rest = (tokens[0], tokens[1:]) if tokens else ("help", [])
             if name in HELP_FLAGS:  # `%loom -h` and `%loom --help` mean `%loom help`

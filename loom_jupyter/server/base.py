@@ -13,10 +13,12 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 
+from .connconfig import NAME
 from .paths import UnknownRouteError, UnsafePathError, check_query, is_credential_route, upstream_path
 
 if TYPE_CHECKING:
     from .app import LoomJupyter
+    from .connections import Connection
 
 __all__ = ["AUTH_RESOURCE", "LoomAuthMixin", "ProxyError", "json_bytes", "safe_path"]
 
@@ -57,10 +59,31 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
 
     auth_resource = AUTH_RESOURCE
     kernel_authenticated = False
+    _route: tuple[Connection, str] | None = None
 
     @property
     def loom(self) -> LoomJupyter:
         return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def connection(self) -> Connection:
+        """The connection this request addresses: `loom/connections/NAME/...`, else `default`."""
+        return self._connection_route()[0]
+
+    def _connection_route(self) -> tuple[Connection, str]:
+        """(connection, the request path prefix that addresses it); unknown names are a 404."""
+        if self._route is None:
+            base = url_path_join(self.base_url, "loom/")
+            named = base + "connections/"
+            if self.request.path.startswith(named):
+                name = self.request.path[len(named):].split("/", 1)[0]
+                connection = self.loom.connection_named(name)
+                if connection is None:
+                    raise ProxyError(404, "unknown_connection", _unknown(name, self.loom))
+                self._route = connection, named + name + "/"
+            else:
+                self._route = self.loom.default_connection, base
+        return self._route
 
     def _presented_proxy_token(self) -> bool:
         match = _TOKEN_HEADER.match(self.request.headers.get("Authorization", ""))
@@ -111,27 +134,31 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
             raise ProxyError(403, "forbidden", f"Not authorized to {action} {self.auth_resource}.")
 
     def upstream_target(self, *, websocket: bool = False) -> str:
-        """The Loom URL this request maps to (paths.py decides what may be forwarded), or refuse."""
-        prefix = url_path_join(self.base_url, "loom/")
+        """The upstream URL this request maps to (paths.py decides, by the connection's kind,
+        what may be forwarded), or refuse."""
+        connection, prefix = self._connection_route()
+        kind = connection.kind
         if not self.request.path.startswith(prefix):
             raise ProxyError(400, "bad_request", "Request path is outside the Loom proxy.")
         try:
-            path = upstream_path(self.request.path[len(prefix):])
-            query = "" if websocket else check_query(self.request.query)  # Loom ignores WS queries (§6)
+            path = upstream_path(self.request.path[len(prefix):], kind)
+            # Loom ignores WebSocket queries (§6); other kinds may read them.
+            query = check_query(self.request.query) if not websocket or kind.name != "loom" else ""
         except UnknownRouteError as exc:
-            raise ProxyError(404, "not_found", f"Not a Loom route: {exc.reason}.") from None
+            raise ProxyError(404, "not_found", f"Not a {kind.title} route: {exc.reason}.") \
+                from None
         except UnsafePathError as exc:
             raise ProxyError(400, "bad_request", f"Refused path: {exc.reason}.") from None
         if (self.kernel_authenticated and not self.loom.allow_kernel_credential_routes
-                and is_credential_route(path)):
-            raise ProxyError(403, "forbidden", "Kernels cannot manage Loom credentials through "
-                             "the proxy (API keys, sign-ins, sessions, share links); set "
+                and is_credential_route(path, kind)):
+            raise ProxyError(403, "forbidden", f"Kernels cannot manage {kind.title} credentials "
+                             "through the proxy (API keys, sign-ins, sessions, share links); set "
                              "c.LoomJupyter.allow_kernel_credential_routes to allow it.")
-        if not self.loom.configured:
+        if not connection.configured:
             raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
                              "c.LoomJupyter.url or the LOOM_URL environment variable.")
-        scheme = ("wss" if self.loom.url.startswith("https") else "ws") if websocket else None
-        return self.loom.upstream_url(path, query, scheme=scheme)
+        scheme = ("wss" if connection.url.startswith("https") else "ws") if websocket else None
+        return connection.upstream_url(path, query, scheme=scheme)
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
@@ -178,6 +205,12 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 def _code_for(status: int) -> str:
     return _CODES.get(status, "internal_error" if status >= 500 else "error")
+
+
+def _unknown(name: str, loom: LoomJupyter) -> str:
+    known = ", ".join(sorted(loom.connection_names())) or "none"
+    shown = repr(name) if NAME.fullmatch(name) else "of that name"
+    return f"No connection {shown} is configured (connections: {known})."
 
 
 def safe_path(path: str) -> str:

@@ -2,18 +2,18 @@
 
 The proxy asks Loom for `Accept-Encoding: identity`. An upstream that compresses anyway gets its
 gzip/deflate decoded here in bounded steps (never `aread()`'s all-at-once inflation), other
-encodings are refused, and every relayed byte passes a scrubber that replaces the Loom credential
-should the upstream echo it (an error page that prints the request's headers, say).
+encodings are refused, and every relayed byte passes a scrubber that replaces the server's credentials
+should the upstream echo one (an error page that prints the request's headers, say).
 """
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 
 import httpx
 
-__all__ = ["BodyError", "Scrubber", "check_encoding", "content_type", "read_all", "read_prefix",
-           "redact_headers", "relayed_chunks"]
+__all__ = ["BodyError", "Scrubber", "Secrets", "check_encoding", "content_type", "read_all",
+           "read_prefix", "redact_headers", "relayed_chunks", "scrub_bytes"]
 
 INFLATE_STEP = 64 * 1024  # most bytes one decompression step may produce
 INFLATE_LIMIT = 64 * 1024 * 1024  # most decoded bytes relayed from one compressed answer
@@ -36,23 +36,33 @@ def content_type(headers: httpx.Headers) -> str:
     return value
 
 
-class Scrubber:
-    """Replaces a secret in a byte stream, even when it is split across chunks.
+Secrets = str | Sequence[str]  # one credential, or every credential the server holds
 
-    Only a chunk's tail that could begin the secret is held back, so a stream whose chunks end
+
+def _secret_list(secrets: Secrets) -> list[str]:
+    values = [secrets] if isinstance(secrets, str) else list(secrets)
+    # Longest first: a secret that contains another is replaced whole.
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+class Scrubber:
+    """Replaces secrets in a byte stream, even when one is split across chunks.
+
+    Only a chunk's tail that could begin a secret is held back, so a stream whose chunks end
     in anything else (an SSE event's blank line, say) is relayed without delay."""
 
-    def __init__(self, secret: str) -> None:
-        self._secret = secret.encode() if secret else b""
+    def __init__(self, secrets: Secrets) -> None:
+        self._secrets = [s.encode() for s in _secret_list(secrets)]
         self._held = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        if not self._secret:
+        if not self._secrets:
             return chunk
         data = self._held + chunk
-        if self._secret in data:
-            data = data.replace(self._secret, REDACTED)
-        keep = self._partial_tail(data)
+        for secret in self._secrets:
+            if secret in data:
+                data = data.replace(secret, REDACTED)
+        keep = max(_partial_tail(data, secret) for secret in self._secrets)
         self._held = data[len(data) - keep:] if keep else b""
         return data[:len(data) - keep] if keep else data
 
@@ -60,14 +70,23 @@ class Scrubber:
         held, self._held = self._held, b""
         return held
 
-    def _partial_tail(self, data: bytes) -> int:
-        secret = self._secret
-        i = data.find(secret[:1], max(0, len(data) - len(secret) + 1))
-        while i != -1:
-            if secret.startswith(data[i:]):
-                return len(data) - i
-            i = data.find(secret[:1], i + 1)
-        return 0
+
+def _partial_tail(data: bytes, secret: bytes) -> int:
+    """How many bytes at the end of `data` could be the start of `secret`."""
+    i = data.find(secret[:1], max(0, len(data) - len(secret) + 1))
+    while i != -1:
+        if secret.startswith(data[i:]):
+            return len(data) - i
+        i = data.find(secret[:1], i + 1)
+    return 0
+
+
+def scrub_bytes(body: bytes, secrets: Secrets) -> bytes:
+    """A whole body with every secret replaced."""
+    for secret in _secret_list(secrets):
+        if secret.encode() in body:
+            body = body.replace(secret.encode(), REDACTED)
+    return body
 
 
 class _Inflater:
@@ -118,8 +137,8 @@ async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
             yield out
 
 
-async def relayed_chunks(response: httpx.Response, secret: str) -> AsyncIterator[bytes]:
-    """The body as the browser may see it: decoded within bounds, the credential replaced."""
+async def relayed_chunks(response: httpx.Response, secret: Secrets) -> AsyncIterator[bytes]:
+    """The body as the browser may see it: decoded within bounds, the credentials replaced."""
     scrubber = Scrubber(secret)
     async for chunk in _decoded(response):
         if out := scrubber.feed(chunk):
@@ -128,15 +147,14 @@ async def relayed_chunks(response: httpx.Response, secret: str) -> AsyncIterator
         yield tail
 
 
-async def read_all(response: httpx.Response, secret: str) -> bytes:
+async def read_all(response: httpx.Response, secret: Secrets) -> bytes:
     """A small body in one piece (the caller checked its length), decoded and scrubbed."""
     if _encoding(response.headers):
         return b"".join([chunk async for chunk in relayed_chunks(response, secret)])
-    body = await response.aread()  # identity: nothing to inflate
-    return body.replace(secret.encode(), REDACTED) if secret and secret.encode() in body else body
+    return scrub_bytes(await response.aread(), secret)  # identity: nothing to inflate
 
 
-async def read_prefix(response: httpx.Response, secret: str, limit: int) -> bytes:
+async def read_prefix(response: httpx.Response, secret: Secrets, limit: int) -> bytes:
     """At most about `limit` bytes of the body (to quote in an error), decoded and scrubbed."""
     parts: list[bytes] = []
     size = 0
@@ -151,8 +169,7 @@ async def read_prefix(response: httpx.Response, secret: str, limit: int) -> byte
     return b"".join(parts)[:limit]
 
 
-def redact_headers(headers: Iterable[tuple[str, str]], secret: str) -> list[tuple[str, str]]:
-    """Drop any header value that carries the secret."""
-    if not secret:
-        return list(headers)
-    return [(n, v) for n, v in headers if secret not in v]
+def redact_headers(headers: Iterable[tuple[str, str]], secret: Secrets) -> list[tuple[str, str]]:
+    """Drop any header value that carries a secret."""
+    secrets = _secret_list(secret)
+    return [(n, v) for n, v in headers if not any(s in v for s in secrets)]

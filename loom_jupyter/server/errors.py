@@ -18,7 +18,7 @@ from websockets.http11 import Response as WsResponse
 from ..client._problems import scrub, scrub_data
 from ..client._ws import redirect_refusal
 from .base import ProxyError
-from .bodies import BodyError, read_prefix
+from .bodies import BodyError, Secrets, read_prefix
 
 __all__ = ["display_url", "upstream_errors", "wrap_non_json"]
 
@@ -34,12 +34,14 @@ def display_url(url: str) -> str:
 
 
 @contextmanager
-def upstream_errors(url: str, secret: str, path: str) -> Iterator[None]:
-    """Translate every failure of a call to Loom at `url` (for the request `path`)."""
+def upstream_errors(url: str, secret: Secrets, path: str,
+                    setting: str = "c.LoomJupyter.url") -> Iterator[None]:
+    """Translate every failure of a call to the upstream at `url` (for the request `path`);
+    `setting` names where that URL is configured."""
     try:
         yield
     except httpx.HTTPError as exc:
-        raise transport_error(exc, url) from None
+        raise transport_error(exc, url, setting) from None
     except BodyError as exc:
         raise ProxyError(502, "upstream_bad_body", f"Loom at {url} sent {exc}; the proxy does "
                          "not relay it.", loom_url=url) from None
@@ -53,17 +55,18 @@ def upstream_errors(url: str, secret: str, path: str) -> Iterator[None]:
                          f"{url} ({type(exc).__name__}).") from None
 
 
-def transport_error(exc: httpx.HTTPError, url: str) -> ProxyError:
+def transport_error(exc: httpx.HTTPError, url: str,
+                    setting: str = "c.LoomJupyter.url") -> ProxyError:
     """502 when Loom cannot be reached, 504 when it is too slow."""
     kind = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return ProxyError(504, "upstream_timeout", f"Loom at {url} did not answer in time "
                           f"({kind}).", loom_url=url)
     return ProxyError(502, "upstream_unreachable", f"Cannot reach Loom at {url} ({kind}): is it "
-                      "running, and is c.LoomJupyter.url right?", loom_url=url)
+                      f"running, and is {setting} right?", loom_url=url)
 
 
-async def wrap_non_json(response: httpx.Response, url: str, secret: str,
+async def wrap_non_json(response: httpx.Response, url: str, secret: Secrets,
                         ctype: str) -> ProxyError:
     """A body that is neither JSON nor SSE never reaches the browser as-is (it could be HTML)."""
     raw = await read_prefix(response, secret, MAX_WRAPPED * 4)
@@ -86,7 +89,7 @@ def _code(text: str, status: int) -> str:
     return str(body.get("error", "error"))[:100] if isinstance(body, dict) else "error"
 
 
-def upstream_refusal(response: WsResponse, url: str, secret: str, path: str) -> ProxyError:
+def upstream_refusal(response: WsResponse, url: str, secret: Secrets, path: str) -> ProxyError:
     """Loom refused a WebSocket upgrade: keep its status and JSON error, wrap anything else.
 
     A redirect is a refusal too (never followed: the credential must not go elsewhere)."""
@@ -94,7 +97,7 @@ def upstream_refusal(response: WsResponse, url: str, secret: str, path: str) -> 
     if 300 <= status < 400:
         location = response.headers.get("Location") or ""
         return ProxyError(502, "upstream_redirect", redirect_refusal(path, status, location))
-    secrets = [secret]
+    secrets = [secret] if isinstance(secret, str) else list(secret)
     body = _json_object(response)
     if body:
         code = body.get("error")

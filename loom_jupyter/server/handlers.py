@@ -15,13 +15,14 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from .base import LoomAuthMixin, ProxyError, safe_path
+from .connconfig import NAME
 from .bodies import BodyError, check_encoding, content_type, read_all, redact_headers, relayed_chunks
 from .errors import upstream_errors, wrap_non_json
 from .headers import request_headers, response_headers
 from .signin import SignInHandler
-from .status import StatusHandler
+from .status import ConnectionsHandler, StatusHandler
 
-__all__ = ["LoomProxyHandler", "default_handlers"]
+__all__ = ["UPSTREAM_TYPE_HEADER", "LoomProxyHandler", "default_handlers"]
 
 BUFFERED_BODY = 256 * 1024  # bodies up to this size are sent in one piece; larger ones stream
 BODY_QUEUE = 8  # chunks (of at most 64 KiB) held between the browser and Loom
@@ -29,7 +30,8 @@ SMALL_RESPONSE = 1024 * 1024
 _METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 _SAFE_TO_RESEND = ("GET", "HEAD", "OPTIONS")
 _STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-_LENGTH = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() also takes "٣"
+_LENGTH = re.compile(r"[0-9]{1,15}")
+UPSTREAM_TYPE_HEADER = "X-Loom-Content-Type"  # a relayed file's own type (not loom kinds)  # ASCII digits only: str.isdigit() also takes "٣"
 
 
 def _is_sse(ctype: str) -> bool:
@@ -53,9 +55,13 @@ def _is_passthrough(ctype: str, status: int) -> bool:
 
 @web.stream_request_body
 class LoomProxyHandler(LoomAuthMixin):
-    """`{base_url}loom/(api|proxy)/...`, `auth/ws-token`, `health` -> the same path on Loom.
+    """`{base_url}loom/(api|proxy)/...`, `auth/ws-token`, `health` -> the same path on Loom;
+    `{base_url}loom/connections/NAME/<path>` -> the same path on that connection (its kind's
+    route families only).
 
-    Identity, origin and authorization are checked once, in prepare(), before any body is read."""
+    Identity, origin and authorization are checked once, in prepare(), before any body is read.
+    A password kind's expired JWT is renewed before sending; a 401 to a JWT the server can renew
+    is renewed once and the request sent again (when its body was kept: up to 256 KiB)."""
 
     _body_parts: list[bytes] | None = None
     _body_queue: asyncio.Queue[bytes | None] | None = None
@@ -110,7 +116,7 @@ class LoomProxyHandler(LoomAuthMixin):
 
     def _upstream_headers(self) -> list[tuple[str, str]]:
         try:
-            headers = request_headers(self.request.headers.get_all(), self.loom.auth_headers())
+            headers = request_headers(self.request.headers.get_all(), {})  # + ours in _send
         except ValueError as exc:
             raise ProxyError(400, "bad_request", f"Refused header: {exc}.") from None
         raw = self.request.headers.get("Content-Length")
@@ -183,24 +189,42 @@ class LoomProxyHandler(LoomAuthMixin):
 
     # -- upstream ---------------------------------------------------------------------------
     async def _send(self, content: bytes | AsyncIterator[bytes] | None) -> httpx.Response:
-        headers = self._forward_headers
+        connection = self.connection
+        try:
+            await connection.prepare()  # a password kind signs in (again) if it must
+            sent = connection.secret
+            response = await self._send_once(content)
+            if (response.status_code == 401 and connection.renewable
+                    and isinstance(content, (bytes, type(None)))):
+                try:
+                    renewed = await connection.renew(sent)
+                except BaseException:
+                    await response.aclose()
+                    raise
+                if renewed:  # the credential expired upstream: once more with the new one
+                    await response.aclose()
+                    response = await self._send_once(content)
+            return response
+        finally:
+            self._release_upload_slot()  # the body is sent (or never will be): Loom answered
+
+    async def _send_once(self, content: bytes | AsyncIterator[bytes] | None) -> httpx.Response:
+        connection = self.connection
+        headers = [*self._forward_headers, *connection.auth_headers().items()]
         if not isinstance(content, (bytes, type(None))) and self._declared_length is not None:
             # stream it, but let Loom size-check
             headers = [*headers, ("Content-Length", str(self._declared_length))]
-        request = self.loom.upstream.build_request(
+        request = connection.upstream.build_request(
             self.request.method or "GET", self._url, headers=headers, content=content)
-        try:
-            with self._upstream_errors():
-                try:
-                    return await self.loom.upstream.send(request)
-                except _STALE_CONNECTION:
-                    if request.method not in _SAFE_TO_RESEND:
-                        raise
-                    # A kept-alive connection Loom closed just as we reused it: nothing was
-                    # answered, and a GET may be sent again, once, on a fresh connection.
-                    return await self.loom.upstream.send(request)
-        finally:
-            self._release_upload_slot()  # the body is sent (or never will be): Loom answered
+        with self._upstream_errors():
+            try:
+                return await connection.upstream.send(request)
+            except _STALE_CONNECTION:
+                if request.method not in _SAFE_TO_RESEND:
+                    raise
+                # A kept-alive connection Loom closed just as we reused it: nothing was
+                # answered, and a GET may be sent again, once, on a fresh connection.
+                return await connection.upstream.send(request)
 
     async def _proxy(self) -> None:
         self._stop_watching_body()
@@ -226,14 +250,24 @@ class LoomProxyHandler(LoomAuthMixin):
             with self._upstream_errors():
                 ctype = content_type(response.headers)
                 check_encoding(response.headers)
-            if not (_is_json(ctype) or _is_sse(ctype) or _is_passthrough(ctype, response.status_code)):
-                raise await wrap_non_json(response, self.loom.display_url, self.loom.secret, ctype)
-            self.set_status(response.status_code, responses.get(response.status_code, "Unknown"))
+            status = response.status_code
+            original = ""
+            if self.connection.kind.name != "loom" and status < 300 and not (
+                    _is_json(ctype) or _is_sse(ctype) or _is_passthrough(ctype, status)):
+                # Another platform's file (a v1 asset's bytes): relayed as a download only,
+                # its type in a header of its own, never as something a browser would render.
+                original, ctype = ctype, "application/octet-stream"
+            if not (_is_json(ctype) or _is_sse(ctype) or _is_passthrough(ctype, status)):
+                raise await wrap_non_json(response, self.connection.display_url,
+                                          self.loom.all_secrets(), ctype)
+            self.set_status(status, responses.get(status, "Unknown"))
             relayed = response_headers(response.headers.multi_items())
-            for name, value in redact_headers(relayed, self.loom.secret):
+            for name, value in redact_headers(relayed, self.loom.all_secrets()):
                 self.set_header(name, value)
             if ctype:
                 self.set_header("Content-Type", ctype)
+            if original:
+                self.set_header(UPSTREAM_TYPE_HEADER, original)
             if _is_download(ctype):
                 self.set_header("Content-Disposition", "attachment")
             if _is_sse(ctype):
@@ -258,7 +292,7 @@ class LoomProxyHandler(LoomAuthMixin):
             self.finish()
         elif (_LENGTH.fullmatch(length) and int(length) <= SMALL_RESPONSE
               and not check_encoding(response.headers)):
-            self.finish(await read_all(response, self.loom.secret))
+            self.finish(await read_all(response, self.loom.all_secrets()))
         else:
             async for chunk in self._upstream_chunks(response):
                 self.write(chunk)
@@ -267,7 +301,7 @@ class LoomProxyHandler(LoomAuthMixin):
 
     async def _upstream_chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
         try:
-            async for chunk in relayed_chunks(response, self.loom.secret):
+            async for chunk in relayed_chunks(response, self.loom.all_secrets()):
                 yield chunk
         except (httpx.HTTPError, BodyError) as exc:
             # Headers are gone already: all we can do is end the stream where it broke.
@@ -275,7 +309,9 @@ class LoomProxyHandler(LoomAuthMixin):
                 exc, BodyError) else type(exc).__name__)
 
     def _upstream_errors(self) -> AbstractContextManager[None]:
-        return upstream_errors(self.loom.display_url, self.loom.secret, self.request.path)
+        connection = self.connection
+        return upstream_errors(connection.display_url, self.loom.all_secrets(),
+                               self.request.path, connection.setting)
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -299,9 +335,13 @@ class LoomProxyHandler(LoomAuthMixin):
 
 
 def _handlers() -> list[tuple[str, type, dict[str, Any]]]:
+    name = f"({NAME.pattern})"
     return [
         (r"loom/status", StatusHandler, {}),
         (r"loom/signin", SignInHandler, {}),
+        (r"loom/connections/?", ConnectionsHandler, {}),
+        (rf"loom/connections/{name}/signin", SignInHandler, {}),
+        (rf"loom/connections/{name}/(.*)", LoomProxyHandler, {}),
         (r"loom/(.*)", LoomProxyHandler, {}),
     ]
 

@@ -19,9 +19,10 @@ _NEVER_FORWARD_PREFIXES = ("x-forwarded-", "sec-", "proxy-")
 # Upstream headers a browser may see; Set-Cookie and Location are deliberately absent (a Loom
 # session cookie must not land on Jupyter's origin, a redirect must not leave it).
 # Content-Type is set by the relay itself, from the one value it checked (bodies.content_type).
+# X-RateLimit-* carry NodeLoom's rate-limit window (the client waits until Reset on a 429).
 RELAYED_RESPONSE = frozenset({
     "etag", "last-modified", "cache-control", "retry-after", "x-request-id",
-    "content-language", "vary",
+    "content-language", "vary", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
 })
 
 

@@ -1,15 +1,34 @@
-"""The SSRF guard: turn a raw `{base_url}loom/...` remainder into a safe upstream path, or refuse."""
+"""The SSRF guard: turn a raw `{base_url}loom/...` remainder into a safe upstream path, or refuse.
+
+Which route families a path may start with, and which routes a kernel may not use, belong to
+the connection's kind (`loom_jupyter.client.kinds`); everything else here holds for every kind.
+"""
 from __future__ import annotations
 
 import re
+from typing import Protocol
 from urllib.parse import unquote, unquote_plus
 
-__all__ = ["ROUTE_FAMILIES", "UnknownRouteError", "UnsafePathError", "check_query",
+from ..client.kinds import get_kind
+
+__all__ = ["RouteRules", "UnknownRouteError", "UnsafePathError", "check_query",
            "is_credential_route", "upstream_path"]
 
-# Only these Loom route families are forwarded (issue 4 §4); everything else is refused.
-ROUTE_FAMILIES = ("api/", "proxy/")
-EXACT_ROUTES = ("health", "auth/ws-token")
+
+class RouteRules(Protocol):
+    """What a kind says about its routes (a `Kind` is one)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def route_families(self) -> tuple[str, ...]: ...
+    @property
+    def exact_routes(self) -> tuple[str, ...]: ...
+    @property
+    def credential_routes(self) -> re.Pattern[str]: ...
+
+
+LOOM: RouteRules = get_kind("loom")  # the default connection's kind (issue 4 §4)
 
 MAX_PATH = 2048
 # RFC 3986 pchar minus "@" (userinfo smuggling), plus "/" and "%" (checked separately below).
@@ -19,11 +38,6 @@ _PCT = re.compile(r"%(..)?", re.DOTALL)
 # character itself (double encoding), "@", and every control character.
 _FORBIDDEN_DECODED = set(b"/\\.%@?#") | set(range(0x20)) | {0x7F}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
-# Routes that mint, approve or revoke a Loom credential (on the decoded path, any method):
-# org API keys, approving a device-code sign-in, cookie sessions, logout, thread share links.
-_CREDENTIAL_ROUTES = re.compile(
-    r"/api/(?:orgs/[^/]+/api-keys|auth/device/complete|auth/logout|sessions|threads/[^/]+/share)"
-    r"(?:/.*)?/?$")
 
 
 class UnsafePathError(ValueError):
@@ -58,15 +72,18 @@ def _check_segments(raw: str) -> None:
             raise UnsafePathError("dot segment in path")
 
 
-def _check_family(raw: str) -> None:
-    if raw in EXACT_ROUTES:
+def _check_family(raw: str, rules: RouteRules) -> None:
+    if raw in rules.exact_routes:
         return
-    if not raw.startswith(ROUTE_FAMILIES) or raw in ROUTE_FAMILIES:
-        raise UnknownRouteError("not a Loom route family (api/, proxy/, auth/ws-token, health)")
+    families = rules.route_families
+    if not families or not raw.startswith(families) or raw in families:
+        known = ", ".join((*families, *rules.exact_routes))
+        raise UnknownRouteError(f"not a {rules.title} route family ({known})")
 
 
-def upstream_path(raw: str) -> str:
-    """Validate the raw (still percent-encoded) remainder after `loom/`; return `/<remainder>`.
+def upstream_path(raw: str, rules: RouteRules = LOOM) -> str:
+    """Validate the raw (still percent-encoded) remainder after the proxy prefix; return
+    `/<remainder>`. `rules` (the connection's kind) says which route families are forwarded.
 
     Pure function: no decoding is handed on, the result is exactly the input with a leading
     slash, so what was checked is what is sent. Raises UnsafePathError on anything that could
@@ -82,13 +99,14 @@ def upstream_path(raw: str) -> str:
         raise UnsafePathError("character not allowed in a path")
     _check_escapes(raw)
     _check_segments(raw)
-    _check_family(raw)
+    _check_family(raw, rules)
     return "/" + raw
 
 
-def is_credential_route(path: str) -> bool:
-    """True for `/api/...` paths (as upstream_path returns them) that manage credentials."""
-    return _CREDENTIAL_ROUTES.match(unquote(path)) is not None
+def is_credential_route(path: str, rules: RouteRules = LOOM) -> bool:
+    """True for paths (as upstream_path returns them) that mint, approve or revoke a credential
+    of the kind (matched on the decoded path, any method)."""
+    return rules.credential_routes.match(unquote(path)) is not None
 
 
 def check_query(query: str) -> str:

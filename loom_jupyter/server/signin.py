@@ -8,6 +8,7 @@ from Loom to this process only: no answer of these routes carries it.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,10 +17,11 @@ from ..client import AuthenticationError, LoomError
 from .base import LoomAuthMixin, ProxyError
 from .credentials import Credential, SignInStore
 from .sdk import ServerLoom
+from .sources import PasswordSource
 
 if TYPE_CHECKING:
     from ..client.models.common import DeviceCode
-    from .app import LoomJupyter
+    from .connections import Connection
 
 __all__ = ["DeviceSignIn", "SignInHandler"]
 
@@ -29,8 +31,8 @@ POLL_INTERVAL = 1.0  # the spec polls once a second
 class DeviceSignIn:
     """One sign-in at a time for this server; `view()` is what anyone may see of it."""
 
-    def __init__(self, app: LoomJupyter, poll_interval: float = POLL_INTERVAL) -> None:
-        self.app = app
+    def __init__(self, connection: Connection, poll_interval: float = POLL_INTERVAL) -> None:
+        self.connection = connection
         self.poll_interval = poll_interval
         self._task: asyncio.Future[None] | None = None
         self._pending: dict[str, Any] = {}
@@ -39,9 +41,9 @@ class DeviceSignIn:
 
     # -- what callers see -------------------------------------------------------------------
     def view(self) -> dict[str, Any]:
-        credential = self.app.credential
+        credential = self.connection.credential
         state = "signed_in" if credential is not None else "signed_out"
-        out: dict[str, Any] = {"url": self.app.display_url, "state": state,
+        out: dict[str, Any] = {"url": self.connection.display_url, "state": state,
                                "credential": credential.describe() if credential else None}
         if self.pending:
             out.update(state="pending", **self._pending,
@@ -54,13 +56,17 @@ class DeviceSignIn:
     def pending(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def _hint(self) -> str:
+        return self.connection.login_hint
+
     def _store(self) -> SignInStore:
-        return SignInStore(Path(self.app.signin_dir), self.app.url)
+        return SignInStore(Path(self.connection.signin_dir), self.connection.url)
 
     # -- starting, polling, finishing ----------------------------------------------------------
     async def start(self) -> dict[str, Any]:
         """Begin (or keep showing) a sign-in; the same code while one is pending."""
-        if not self.app.configured:
+        if not self.connection.configured:
             raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
                              "c.LoomJupyter.url or the LOOM_URL environment variable.")
         if not self.pending:
@@ -74,10 +80,11 @@ class DeviceSignIn:
 
     async def _device_start(self) -> DeviceCode:
         try:
-            return await self.app.public_client.auth.device_start()  # type: ignore[no-any-return]
+            return await self.connection.public_client.auth.device_start()  # type: ignore[no-any-return]
         except LoomError as exc:
-            raise ProxyError(502, "signin_unavailable", f"Loom at {self.app.display_url} could "
-                             f"not start a sign-in: {exc}") from None
+            raise ProxyError(502, "signin_unavailable", f"Loom at "
+                             f"{self.connection.display_url} could not start a sign-in: {exc}") \
+                from None
 
     async def _poll(self, code: DeviceCode) -> None:
         try:
@@ -88,7 +95,7 @@ class DeviceSignIn:
                     await self._finish(token)
                     return
             self._fail("expired", "The sign-in code expired before it was approved: run "
-                       "%loom login again.")
+                       f"{self._hint} again.")
         except _Ended:
             pass
         finally:
@@ -96,33 +103,33 @@ class DeviceSignIn:
 
     async def _poll_once(self, device_code: str) -> str | None:
         try:
-            answer = await self.app.public_client.auth.device_poll(device_code)
+            answer = await self.connection.public_client.auth.device_poll(device_code)
         except AuthenticationError:
-            raise self._fail("denied", "Loom refused the sign-in: run %loom login again.") \
+            raise self._fail("denied", f"Loom refused the sign-in: run {self._hint} again.") \
                 from None
         except LoomError:
             return None  # transient (Loom restarting, a dropped connection): poll again
         if answer.status == "completed" and answer.access_token:
             return str(answer.access_token)
         if answer.status in ("expired", "denied"):
-            raise self._fail(answer.status, f"The sign-in was {answer.status}: run %loom "
-                             "login again.")
+            raise self._fail(answer.status, f"The sign-in was {answer.status}: run "
+                             f"{self._hint} again.")
         return None
 
     async def _finish(self, token: str) -> None:
         try:
-            async with ServerLoom(self.app.url, token, max_retries=1) as loom:
+            async with ServerLoom(self.connection.url, token, max_retries=1) as loom:
                 me = await loom.me()
         except LoomError:
-            raise self._fail("failed", "Loom did not accept the new sign-in: run %loom login "
-                             "again.") from None
+            raise self._fail("failed", "Loom did not accept the new sign-in: run "
+                             f"{self._hint} again.") from None
         who = me.display_name or getattr(me, "username", None) or me.id
         credential = self._store().save(token, who)
-        current = self.app.credential
+        current = self.connection.credential
         if current is None or current.source == "sign-in":
-            await self.app.use_credential(credential)
+            await self.connection.use_credential(credential)
         self._outcome = {"state": "signed_in", "message": f"Signed in to "
-                         f"{self.app.display_url} as {who}."}
+                         f"{self.connection.display_url} as {who}."}
         if current is not None and current.source != "sign-in":
             self._outcome["message"] += (f" The {current.source} key configured for this "
                                          "server still takes precedence.")
@@ -137,13 +144,13 @@ class DeviceSignIn:
         self.cancel()
         stored = self._store().load()
         if stored is not None:
-            await _revoke(self.app.url, stored)
+            await _revoke(self.connection.url, stored)
             self._store().forget()
-        current = self.app.credential
+        current = self.connection.credential
         if current is not None and current.source == "sign-in":
-            await self.app.use_credential(None)
+            await self.connection.use_credential(None)
         self._outcome = {"state": "signed_out", "message": (
-            f"Signed out of {self.app.display_url}." if stored else "There was no sign-in.")}
+            f"Signed out of {self.connection.display_url}." if stored else "There was no sign-in.")}
         return self.view()
 
     def cancel(self) -> None:
@@ -164,21 +171,71 @@ async def _revoke(url: str, credential: Credential) -> None:
         pass  # gone already, or no such route: forgetting it here is what matters
 
 
+MAX_PASSWORD = 4096
+
+
 class SignInHandler(LoomAuthMixin):
-    """`{base_url}loom/signin`: GET the state, POST to start, DELETE to sign out."""
+    """`{base_url}loom/signin` and `loom/connections/NAME/signin`: GET the state; POST starts a
+    device sign-in (Loom) or signs in with `{"username", "password"}` (password kinds); DELETE
+    signs out. No answer carries a credential; a password lives in this process's memory only."""
 
-    async def get(self) -> None:
+    async def get(self, *args: str) -> None:
         await self.authorize_loom("read")
-        self.send_json(self._signin().view())
+        self.send_json(self._view())
 
-    async def post(self) -> None:
+    async def post(self, *args: str) -> None:
         await self.authorize_loom("write")
-        self.send_json(await self._signin().start())
+        connection = self.connection
+        if connection.signin is not None:
+            self.send_json(await connection.signin.start())
+        elif isinstance(connection.source, PasswordSource):
+            username, password = self._credentials(connection.source.username)
+            await connection.source.sign_in(connection, username, password)
+            self.send_json(self._view())
+        else:
+            raise self._nothing_to_sign_in()
 
-    async def delete(self) -> None:
+    async def delete(self, *args: str) -> None:
         await self.authorize_loom("write")
-        self.send_json(await self._signin().sign_out())
+        connection = self.connection
+        if connection.signin is not None:
+            self.send_json(await connection.signin.sign_out())
+        elif isinstance(connection.source, PasswordSource):
+            await connection.source.forget(connection)
+            self.send_json(self._view())
+        else:
+            raise self._nothing_to_sign_in()
 
-    def _signin(self) -> DeviceSignIn:
-        assert self.loom.signin is not None
-        return self.loom.signin
+    def _view(self) -> dict[str, Any]:
+        connection = self.connection
+        if connection.signin is not None:
+            return connection.signin.view()
+        credential = connection.credential
+        view: dict[str, Any] = {
+            "url": connection.display_url, "connection": connection.name,
+            "state": "signed_in" if credential is not None else "signed_out",
+            "credential": credential.describe() if credential else None,
+            "source": connection.credential_label()}
+        if isinstance(connection.source, PasswordSource):
+            view["username"] = connection.source.username
+        return view
+
+    def _credentials(self, configured: str) -> tuple[str, str]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            raise ProxyError(400, "bad_request", 'Send {"username": ..., "password": ...}.')
+        username = body.get("username") or configured
+        password = body.get("password")
+        if not isinstance(username, str) or not username or len(username) > 256:
+            raise ProxyError(400, "bad_request", "A username is needed to sign in.")
+        if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD:
+            raise ProxyError(400, "bad_request", "A password is needed to sign in.")
+        return username, password
+
+    def _nothing_to_sign_in(self) -> ProxyError:
+        connection = self.connection
+        return ProxyError(400, "no_signin", f"Connection {connection.name!r} uses its "
+                          f"{connection.credential_label()}; there is nothing to sign in to.")

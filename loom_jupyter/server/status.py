@@ -1,4 +1,5 @@
-"""`{base_url}loom/status`: what the extension is pointed at and whether Loom answers (no secrets)."""
+"""`{base_url}loom/status` (the default connection: what it is pointed at, whether Loom answers) and
+`{base_url}loom/connections` (every connection, by name). Neither ever carries a secret."""
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,14 @@ from ..client import APIStatusError, LoomError
 from .base import LoomAuthMixin
 
 if TYPE_CHECKING:
-    from .app import LoomJupyter
+    from .connections import Connection
 
-__all__ = ["StatusHandler", "probe"]
+__all__ = ["ConnectionsHandler", "StatusHandler", "probe"]
 
 PROBE_TIMEOUT = 5.0
 
 
-async def probe(loom: LoomJupyter, timeout: float) -> dict[str, Any]:
+async def probe(loom: Connection, timeout: float) -> dict[str, Any]:
     """Ask Loom's /health once (the SDK's flow); report reachability and version, or why not."""
     try:
         health = await asyncio.wait_for(loom.public_client.health(), timeout)
@@ -31,7 +32,7 @@ class StatusHandler(LoomAuthMixin):
 
     async def get(self) -> None:
         await self.authorize_loom("read")
-        loom = self.loom
+        loom = self.loom.default_connection
         report: dict[str, Any] = {
             "extension_version": __version__,
             "url": loom.display_url,
@@ -41,6 +42,14 @@ class StatusHandler(LoomAuthMixin):
             "reachable": False,
             "version": None,
         }
-        if loom.configured:
-            report.update(await probe(loom, min(PROBE_TIMEOUT, loom.connect_timeout + 1)))
+        if loom.configured and loom.kind.name == "loom":
+            report.update(await probe(loom, min(PROBE_TIMEOUT, self.loom.connect_timeout + 1)))
         self.send_json(report)
+
+
+class ConnectionsHandler(LoomAuthMixin):
+    """`GET {base_url}loom/connections`: name, kind, display URL, credential source of each."""
+
+    async def get(self) -> None:
+        await self.authorize_loom("read")
+        self.send_json([c.describe() for c in self.loom.listed_connections()])

@@ -1,12 +1,21 @@
-"""WebSocket bridge: open Loom's socket first (with our credential), then accept the browser's."""
+"""WebSocket bridge: open the upstream socket first (with our credential), then accept the browser's.
+
+Loom's session sockets authenticate with a first message (Loom's ws-token flow, wsauth.py);
+every other socket, and every other kind's, sends `Authorization: Bearer` on the upgrade.
+Under `loom/connections/NAME/` any upgrade request is bridged (routed by UpgradeMatches), to
+whatever path the connection's kind allows.
+"""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from jupyter_server.base.websocket import WebSocketMixin
+from tornado.httputil import HTTPServerRequest
+from tornado.routing import PathMatches
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -16,12 +25,13 @@ from .base import LoomAuthMixin, ProxyError
 from .errors import upstream_errors
 from .wsauth import authenticate_session
 
-__all__ = ["LoomWebSocketBridge", "websocket_handlers"]
+__all__ = ["LoomWebSocketBridge", "UpgradeMatches", "websocket_handlers"]
 
 _LOG = logging.getLogger("loom_jupyter.server.upstream_ws")
 MAX_MESSAGE = 16 * 1024 * 1024
 MAX_QUEUE = 16  # frames buffered from Loom before we stop reading it (back-pressure)
 _VALID_CLOSE = set(range(1000, 1004)) | set(range(1007, 1015)) | set(range(3000, 5000))
+_SESSION_PATH = re.compile(r"api/ws/sessions/[^/]+")
 
 
 def close_args(code: int | None, reason: str | None) -> tuple[int | None, str | None]:
@@ -34,15 +44,16 @@ def close_args(code: int | None, reason: str | None) -> tuple[int | None, str | 
 
 
 class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
-    """`loom/api/weaver/{id}/attach` and `loom/api/ws/sessions/{id}`: frames relayed both ways."""
+    """`loom/api/weaver/{id}/attach`, `loom/api/ws/sessions/{id}`, and any WebSocket under
+    `loom/connections/NAME/`: frames relayed both ways."""
 
     _upstream: ClientConnection | None = None
     _pump: asyncio.Future[None] | None = None
     _auth_reply: str | None = None
 
-    def initialize(self, name: str, session: bool = False) -> None:  # type: ignore[override]
+    def initialize(self, name: str, session: bool | None = False) -> None:  # type: ignore[override]
         super().initialize(name)
-        self.session = session
+        self.session = session  # None: a Loom session socket if the path says so
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         await self.authorize_loom("execute")
@@ -51,24 +62,44 @@ class LoomWebSocketBridge(WebSocketMixin, LoomAuthMixin, WebSocketHandler):
         origin = self.request.headers.get("Origin") or self.request.headers.get("Sec-Websocket-Origin")
         if origin is not None and not self.check_origin(origin):
             raise ProxyError(403, "forbidden", "Cross-origin WebSocket refused.")
-        self._upstream = await self._connect(self.upstream_target(websocket=True))
+        url = self.upstream_target(websocket=True)
+        connection, prefix = self._connection_route()
+        session = self.session
+        if session is None:  # under loom/connections/NAME/: Loom's session sockets by path
+            rest = self.request.path[len(prefix):]
+            session = connection.kind.name == "loom" and bool(_SESSION_PATH.fullmatch(rest))
+        self._upstream = await self._open_upstream(url)
         try:
-            if self.session and self.loom.has_credential:
-                self._auth_reply = await authenticate_session(self._upstream, self.loom)
+            if session and connection.has_credential:
+                self._auth_reply = await authenticate_session(self._upstream, connection)
             await super().get(*args, **kwargs)
         finally:
             if self.ws_connection is None and self._upstream is not None:
                 await self._upstream.close()
 
+    async def _open_upstream(self, url: str) -> ClientConnection:
+        """Connect with the current credential; a renewable one that gets a 401 is renewed once."""
+        connection = self.connection
+        await connection.prepare()
+        sent = connection.secret
+        try:
+            return await self._connect(url)
+        except ProxyError as exc:
+            if exc.status != 401 or not await connection.renew(sent):
+                raise
+        return await self._connect(url)
+
     async def _connect(self, url: str) -> ClientConnection:
-        secret = self.loom.secret
-        with upstream_errors(self.loom.display_url, secret, self.request.path):
+        connection = self.connection
+        secrets = self.loom.all_secrets()
+        with upstream_errors(connection.display_url, secrets, self.request.path,
+                             connection.setting):
             return await aconnect(  # never follows a redirect: see client._ws.aconnect
-                url, additional_headers=self.loom.auth_headers(), proxy=None,
+                url, additional_headers=connection.auth_headers(), proxy=None,
                 open_timeout=self.loom.connect_timeout, max_size=MAX_MESSAGE,
                 max_queue=MAX_QUEUE, ping_interval=20, ping_timeout=20, compression=None,
                 # websockets logs the handshake (our Authorization header) at DEBUG.
-                logger=RedactingLogger(_LOG, [secret]),
+                logger=RedactingLogger(_LOG, secrets),
             )
 
     # -- after both handshakes ------------------------------------------------------------
@@ -137,6 +168,16 @@ async def _quiet(awaitable: Any) -> None:
         await awaitable
     except Exception:
         pass
+
+
+class UpgradeMatches(PathMatches):
+    """A path pattern that matches WebSocket upgrade requests only (so one prefix can serve
+    HTTP, SSE and WebSockets: the HTTP relay takes everything else)."""
+
+    def match(self, request: HTTPServerRequest) -> dict[str, Any] | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None
+        return super().match(request)
 
 
 websocket_handlers: list[tuple[str, type, dict[str, Any]]] = [

@@ -13,14 +13,14 @@ from ..client._ws import check_auth_reply
 from .base import ProxyError
 
 if TYPE_CHECKING:
-    from .app import LoomJupyter
+    from .connections import Connection
 
 __all__ = ["authenticate_session"]
 
 AUTH_REPLY_TIMEOUT = 5.0  # Loom closes an unauthenticated session socket after 5 s (§6)
 
 
-async def _session_token(loom: LoomJupyter) -> str:
+async def _session_token(loom: Connection) -> str:
     """A fresh single-use ws_ token (§1.4, either of its two paths), else the key itself (§6)."""
     try:
         return str((await loom.loom_client.auth.ws_token()).token)
@@ -28,7 +28,7 @@ async def _session_token(loom: LoomJupyter) -> str:
         return loom.secret  # older builds lack ws-token; an lk_/lt_ key works in `token` too
 
 
-async def authenticate_session(upstream: ClientConnection, loom: LoomJupyter) -> str:
+async def authenticate_session(upstream: ClientConnection, loom: Connection) -> str:
     """Send `{"type":"auth"}` upstream and return Loom's success message (kept for the browser)."""
     token = await _session_token(loom)
     try:

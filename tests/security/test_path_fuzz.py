@@ -215,3 +215,59 @@ def test_e2e_forwards_a_plain_path_unchanged(e2e) -> None:
     before = len(recorder.seen)
     assert _raw_get(jupyter, "/loom/api/weaver/abc-1%3A2/logs") == 200
     assert recorder.seen[before:] == ["/prefix/api/weaver/abc-1%3A2/logs"]
+
+
+# -- every connection kind (issue 13): its own route families, the same guard ----------------------
+
+from loom_jupyter.client.kinds import KINDS  # noqa: E402
+from loom_jupyter.server.connections import join_url  # noqa: E402
+
+OTHER_HOST = "http://other.internal:9000/p"  # another connection's host: never reachable
+
+
+def assert_stays_in_kind(raw: str, kind_name: str) -> None:
+    kind = KINDS[kind_name]
+    try:
+        path = upstream_path(raw, kind)
+    except UnsafePathError:
+        return
+    assert path == "/" + raw
+    url = httpx.URL(join_url(BASE, path))
+    assert (url.scheme, url.host, url.port) == ("http", "loom.internal", 8420)
+    raw_path = url.raw_path.decode().split("?")[0]
+    allowed = tuple("/prefix/" + f for f in kind.route_families) + tuple(
+        "/prefix/" + e for e in kind.exact_routes)
+    assert raw_path.startswith(allowed), (kind_name, raw_path)
+    decoded = posixpath.normpath(urllib.parse.unquote(raw_path))
+    assert decoded.startswith("/prefix/") and "other.internal" not in str(url)
+    segments = [urllib.parse.unquote(s) for s in path[1:].split("/")]
+    assert not {".", ".."} & set(segments)
+    assert all(c not in s for s in segments for c in "/\\@")
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(KINDS)),
+       st.tuples(st.sampled_from(["api/", "api/v1/", "proxy/", "", "health", "auth/",
+                                  "api/v1", "./api/"]),
+                 st.lists(SEGMENTS, max_size=6).map("/".join)).map("".join))
+def test_attack_grammar_never_leaves_any_kind(kind_name: str, raw: str) -> None:
+    assert_stays_in_kind(raw, kind_name)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.sampled_from(sorted(KINDS)), st.text(max_size=60))
+def test_arbitrary_text_never_leaves_any_kind(kind_name: str, raw: str) -> None:
+    assert_stays_in_kind(raw, kind_name)
+
+
+@pytest.mark.parametrize("kind_name", sorted(KINDS))
+def test_a_kind_forwards_only_its_own_families(kind_name: str) -> None:
+    kind = KINDS[kind_name]
+    for family in kind.route_families:
+        assert upstream_path(family + "x") == "/" + family + "x" or kind_name != "loom"
+        assert upstream_path(family + "x", kind) == "/" + family + "x"
+    foreign = {"loom": "metrics", "loom-v1": "api/weavers", "openloomi": "proxy/x",
+               "nodeloom": "health"}[kind_name]
+    with pytest.raises(UnsafePathError):
+        upstream_path(foreign, kind)
+    assert OTHER_HOST not in join_url(BASE, "/" + kind.route_families[0] + "x")

@@ -116,3 +116,35 @@ def test_no_accepted_path_leaves_the_configured_host(family: str, tail: str) -> 
     assert not {".", ".."} & set(segments)
     assert all("/" not in s and "\\" not in s and "@" not in s for s in segments)
     assert not any(ch in path for ch in "\r\n\x00 #?")
+
+
+# -- each kind's credential routes (issue 13): what a kernel may not reach through the proxy -------
+
+from loom_jupyter.client.kinds import get_kind  # noqa: E402
+from loom_jupyter.server.paths import is_credential_route  # noqa: E402
+
+CREDENTIAL = [
+    ("loom", "/api/orgs/o1/api-keys", True), ("loom", "/api/auth/logout", True),
+    ("loom", "/api/weavers", False),
+    ("loom-v1", "/api/v1/auth/login", True), ("loom-v1", "/api/v1/tokens", True),
+    ("loom-v1", "/api/v1/tokens/t1", True), ("loom-v1", "/api/v1/users/u1", True),
+    ("loom-v1", "/api/v1/users", False), ("loom-v1", "/api/v1/assets", False),
+    ("loom-v1", "/api/v1/%61uth/login", True),  # decoded before matching
+    ("openloomi", "/api/remote-auth/login", True), ("openloomi", "/api/auth/set-token", True),
+    ("openloomi", "/api/user/password", True), ("openloomi", "/api/ai/v1/models", False),
+    ("nodeloom", "/api/sdk-tokens", True), ("nodeloom", "/api/tokens/x", True),
+    ("nodeloom", "/api/auth/x", True), ("nodeloom", "/api/workflows", False),
+]
+
+
+@pytest.mark.parametrize(("kind", "path", "denied"), CREDENTIAL)
+def test_each_kind_names_its_credential_routes(kind: str, path: str, denied: bool) -> None:
+    assert is_credential_route(path, get_kind(kind)) is denied
+
+
+@pytest.mark.parametrize(("kind", "raw"), [("loom-v1", "api/weavers"), ("loom-v1", "health"),
+                                           ("loom-v1", "api/v1/"), ("openloomi", "proxy/x"),
+                                           ("nodeloom", "auth/ws-token")])
+def test_other_kinds_refuse_loom_routes(kind: str, raw: str) -> None:
+    with pytest.raises(UnknownRouteError):
+        upstream_path(raw, get_kind(kind))

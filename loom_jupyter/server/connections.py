@@ -1,0 +1,204 @@
+"""A named connection: one upstream server of one kind, its credential, its pool, its sign-in.
+
+The server holds any number of them (`c.LoomJupyter.connections`); the one named `default` is
+what `{base_url}loom/<path>` reaches, and is built from the original single-server configuration
+(`url`, `api_key`, `api_key_file`, `$LOOM_URL`, `$LOOM_API_KEY`, the stored device sign-in).
+Every connection is reached at `{base_url}loom/connections/NAME/<path>` with the same guarantees.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ..client import AsyncLoom
+from ..client.kinds import Kind
+from .credentials import Credential
+from .errors import display_url
+from .sdk import ServerLoom
+from .signin import DeviceSignIn
+from .sources import CredentialSource, PasswordSource
+from .upstream import Upstream
+
+if TYPE_CHECKING:
+    from .app import LoomJupyter
+
+__all__ = ["DEFAULT", "Connection", "DefaultConnection", "join_url"]
+
+DEFAULT = "default"
+
+
+def join_url(base_url: str, path: str, query: str = "", *, scheme: str | None = None) -> str:
+    """`base_url` + an already validated path (see paths.upstream_path); the host never varies."""
+    base = httpx.URL(base_url)
+    full = base.raw_path.decode().split("?")[0].rstrip("/") + path
+    url = str(base.copy_with(raw_path=(full + ("?" + query if query else "")).encode()))
+    if scheme is not None:
+        url = scheme + url[url.index(":"):]
+    return url
+
+
+class Connection:
+    """One upstream: `kind` decides the routes proxied and how the credential is obtained."""
+
+    def __init__(self, app: LoomJupyter, name: str, kind: Kind, url: str = "", *,
+                 credential: Credential | None = None,
+                 source: CredentialSource | None = None) -> None:
+        self.app, self.name, self.kind, self._url = app, name, kind, url
+        self.credential = credential
+        self.source = source
+        self.signin: DeviceSignIn | None = DeviceSignIn(self) if kind.name == "loom" else None
+        self._upstream: Upstream | None = None
+        self._sdks: dict[bool, AsyncLoom] = {}
+
+    def __repr__(self) -> str:
+        return f"Connection({self.name!r}, {self.kind.name!r}, {self.display_url!r})"
+
+    # -- what it is -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def display_url(self) -> str:
+        return display_url(self.url)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url)
+
+    @property
+    def title(self) -> str:
+        return self.kind.title
+
+    @property
+    def setting(self) -> str:
+        """Where its URL is configured (for error messages)."""
+        return f"c.LoomJupyter.connections[{self.name!r}]['url']"
+
+    @property
+    def login_hint(self) -> str:
+        return "%loom login" if self.name == DEFAULT else f"%loom login --connection {self.name}"
+
+    @property
+    def signin_dir(self) -> str:
+        return str(self.app.signin_dir)
+
+    @property
+    def prefix(self) -> str:
+        return f"loom/connections/{self.name}/"
+
+    # -- the credential ------------------------------------------------------------------------
+    @property
+    def secret(self) -> str:
+        return self.credential.secret if self.credential is not None else ""
+
+    @property
+    def has_credential(self) -> bool:
+        return bool(self.secret)
+
+    @property
+    def signed_in(self) -> bool:
+        """A credential is held, or can be obtained without a person."""
+        return self.has_credential or (self.source is not None and self.source.ready)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The only credential that ever leaves this process, and only towards `url`."""
+        return {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
+
+    async def prepare(self) -> None:
+        """Before each upstream request: sign in again if the JWT expired, reread a token file."""
+        if self.source is not None:
+            await self.source.prepare(self)
+
+    async def renew(self, stale: str) -> bool:
+        """After a 401 to `stale`: True when a different credential is ready to retry with."""
+        return self.source is not None and await self.source.renew(self, stale)
+
+    @property
+    def renewable(self) -> bool:
+        return self.source is not None
+
+    def secrets(self) -> list[str]:
+        """Everything of this connection to scrub from answers: bearer, password."""
+        found = [self.secret] if self.secret else []
+        return found + (self.source.secrets() if self.source is not None else [])
+
+    async def use_credential(self, credential: Credential | None) -> None:
+        """Switch to a new credential (a sign-in, a sign-out); later requests use it."""
+        self.credential = credential
+        await self._close_sdks()
+
+    def credential_label(self) -> str:
+        if self.source is not None:
+            return self.source.label
+        if self.credential is not None:
+            return self.credential.source
+        return "sign-in" if self.kind.name == "loom" else "none"
+
+    # -- talking to it ----------------------------------------------------------------------
+    @property
+    def upstream(self) -> Upstream:
+        """Pooled connections to this upstream, in small shards (see upstream.py)."""
+        if self._upstream is None:
+            self._upstream = Upstream(self.app.make_client, self.app.max_connections)
+        return self._upstream
+
+    def upstream_url(self, path: str, query: str = "", *, scheme: str | None = None) -> str:
+        return join_url(self.url, path, query, scheme=scheme)
+
+    @property
+    def loom_client(self) -> AsyncLoom:
+        """The SDK with the credential, for the server's own calls (e.g. the ws-token flow)."""
+        return self._sdk(credential=True)
+
+    @property
+    def public_client(self) -> AsyncLoom:
+        """The SDK without a credential, for public routes (/health): polling them with the key
+        would fill its usage log (loom-api.md §1.5)."""
+        return self._sdk(credential=False)
+
+    def _sdk(self, credential: bool) -> AsyncLoom:
+        if credential not in self._sdks:
+            self._sdks[credential] = ServerLoom(
+                self.url, self.secret if credential else "", max_retries=0,
+                timeout=httpx.Timeout(self.app.read_timeout, connect=self.app.connect_timeout))
+        return self._sdks[credential]
+
+    async def _close_sdks(self) -> None:
+        clients, self._sdks = self._sdks, {}
+        for client in clients.values():
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.aclose()
+            self._upstream = None
+        if self.signin is not None:
+            self.signin.cancel()
+        await self._close_sdks()
+
+    # -- what anyone may see ---------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """One row of `GET loom/connections`: never the secret, never userinfo or a query."""
+        row: dict[str, Any] = {
+            "name": self.name, "kind": self.kind.name, "title": self.kind.title,
+            "url": self.display_url, "default": self.name == DEFAULT,
+            "signed_in": self.signed_in, "credential": self.credential_label(),
+            "prefix": self.prefix,
+        }
+        if isinstance(self.source, PasswordSource):
+            row["username"] = self.source.username
+        return row
+
+
+class DefaultConnection(Connection):
+    """`default` from the original configuration: its URL is `c.LoomJupyter.url`, read live."""
+
+    @property
+    def url(self) -> str:
+        return str(self.app.url)
+
+    @property
+    def setting(self) -> str:
+        return "c.LoomJupyter.url"
