@@ -12,6 +12,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from loom_jupyter.client import Loom, LoomError, LoomValidationError
+from loom_jupyter.client._settings import DEFAULT_CONNECTION, published_connections
 from loom_jupyter.client.models.tags import parse_tag_filters
 from loom_jupyter.client.models.weavers import KNOWN_STATUSES, RUNNING
 
@@ -45,6 +46,8 @@ class WeaverDashboard(w.VBox):
     ) -> None:
         self._owns_client = client is None
         self._client = client if client is not None else Loom()
+        self._switched: dict[str, Loom] = {}  # clients this dashboard made by switching
+        self._original = self._client
         self._table = WeaverTable()
         self._lock = threading.RLock()
         self._page = 0
@@ -89,10 +92,12 @@ class WeaverDashboard(w.VBox):
         self.create_panel.set_title(0, "New weaver")
         self.detail = w.VBox()
         self.signin_bar = SignInBar(self._client, on_signed_in=self._signed_in)
+        self.connection = self._connection_picker()
         for control in (self.status_filter, self.tag_filter):
             control.observe(lambda _c: self._refilter(), names="value")
         self.page_size.observe(lambda _c: self._refilter(), names="value")
         super().__init__(children=[
+            self.connection,
             self.signin_bar,
             w.HBox([self.status_filter, self.tag_filter, self.refresh_button]),
             w.HBox([self.page_size, self.prev_button, self.next_button, self.page_label]),
@@ -101,6 +106,51 @@ class WeaverDashboard(w.VBox):
             w.HBox([self.bulk_tag, self.bulk_delete_button]),
             self.confirm_box, self.status, self.create_panel, self.detail,
         ])
+
+    # -- connections ----------------------------------------------------------------------
+    def _connection_picker(self) -> w.Dropdown:
+        """The Jupyter server's Loom connections; shown only when there are two or more."""
+        names = sorted(n for n, kind in published_connections().items() if kind == "loom") \
+            if self._client.mode == "proxy" else []
+        current = self._client.connection or DEFAULT_CONNECTION
+        shown = len(names) >= 2 and current in names
+        picker = w.Dropdown(options=names if shown else [], value=current if shown else None,
+                            description="connection",
+                            layout=w.Layout(display="flex" if shown else "none"))
+        picker.observe(lambda change: self.switch(change["new"]), names="value")
+        return picker
+
+    @property
+    def connection_name(self) -> str | None:
+        """The named connection shown (None: a client not made from one of the server's)."""
+        return self._client.connection or (DEFAULT_CONNECTION if self._client.mode == "proxy"
+                                           else None)
+
+    def switch(self, name: str | None) -> None:
+        """Show the weavers of the Jupyter server's Loom connection `name` instead."""
+        if not name or name == self.connection_name:
+            return
+        client = self._switched.get(name)
+        if self._original.connection == name or (name == DEFAULT_CONNECTION and
+                                                 self._original.connection is None):
+            client = self._original
+        elif client is None:
+            client = self._switched[name] = Loom(connection=name)
+        with self._lock:
+            self._client = client
+            self._table = WeaverTable()
+            self._page = 0
+        self._close_detail()
+        self.signin_bar.close()
+        self.signin_bar = SignInBar(self._client, on_signed_in=self._signed_in)
+        children = list(self.children)  # type: ignore[has-type]  # (set by VBox)
+        children[1] = self.signin_bar
+        self.children = tuple(children)
+        if self.connection.value != name:
+            self.connection.value = name
+        self.form.org.value = self._default_org()
+        self._say(f"Showing connection {name!r}.", "info")
+        self._poller_trigger()
 
     def _signed_in(self) -> None:
         self._table.me = None  # a new person: whose rows are whose changes
@@ -316,7 +366,9 @@ class WeaverDashboard(w.VBox):
             close_tree(child)
         super().close()
         if self._owns_client:
-            self._client.close()
+            self._original.close()
+        for client in self._switched.values():
+            client.close()
 
     def _summary(self) -> str:
         counts = Counter(v.status for v in self._table.weavers.values())

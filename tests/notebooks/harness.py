@@ -95,7 +95,7 @@ class NotebookServers:
 
 @contextlib.contextmanager
 def notebook_servers() -> Iterator[NotebookServers]:
-    servers = NotebookServers()
+    servers = _new_servers()
     try:
         yield servers
     finally:
@@ -151,10 +151,17 @@ def apply_display_updates(nbfile: Any) -> None:
 _SERVERS: NotebookServers | None = None
 
 
+def _new_servers() -> NotebookServers:
+    """Every notebook's servers, with notebook 08's other platforms (started only for it)."""
+    from .platforms import PlatformNotebookServers
+
+    return PlatformNotebookServers()
+
+
 def _servers() -> NotebookServers:
     global _SERVERS
     if _SERVERS is None:
-        _SERVERS = NotebookServers()
+        _SERVERS = _new_servers()
     return _SERVERS
 
 

@@ -17,6 +17,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ITEM_KEYS = ("data", "content", "items")
 MAX_COLUMNS = 10
 MAX_ROWS = 50
+MAX_CELL = 40  # characters of one table cell
 SHORT = 100  # an answer up to this many characters is printed on one line
 
 
@@ -105,8 +106,12 @@ def table_bundle(items: list[dict[str, Any]], caption: str) -> dict[str, str]:
 
 
 def _cell(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) and value \
-        else value
+    """A table cell: objects as JSON, long text cut (the stored answer keeps it whole)."""
+    if isinstance(value, (dict, list)) and value:
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and len(value) > MAX_CELL:
+        return value[:MAX_CELL - 1] + "…"
+    return value
 
 
 def stored(answer: Any, dataframe: bool) -> Any:
