@@ -53,6 +53,7 @@ class APIStatusError(LoomError):
         self.body = body
         self.method = method
         self.path = path
+        self.platform = "Loom"  # which platform answered (a connection kind's title)
 
 
 class BadRequestError(APIStatusError):

@@ -24,6 +24,9 @@ class Dialect(Protocol):
 
     def rate_limit_wait(self, headers: Mapping[str, str], now: float) -> float | None: ...
 
+    @property
+    def title(self) -> str: ...
+
 
 def scrub(text: str, secrets: list[str]) -> str:
     """Remove credentials from text that came back from a server (it may echo headers)."""
@@ -119,16 +122,22 @@ def build_error(
         wait = retry_after(headers, data, message) if wait is None else wait
         if dialect is not None and wait is not None:
             sentence += f"; wait {_seconds(wait)} before retrying"
-        return RateLimitError(sentence + ".", retry_after=wait, **common)
+        return _from(dialect, RateLimitError(sentence + ".", retry_after=wait, **common))
     sentence += "."
     cls = error_class(status)
     if cls is ConflictError:
         body = data if isinstance(data, dict) else {}
-        return ConflictError(
+        return _from(dialect, ConflictError(
             sentence, server_version=body.get("server_version"),
             client_version=body.get("client_version"), **common,
-        )
-    return cls(sentence, **common)
+        ))
+    return _from(dialect, cls(sentence, **common))
+
+
+def _from(dialect: Dialect | None, error: APIStatusError) -> APIStatusError:
+    if dialect is not None:
+        error.platform = dialect.title
+    return error
 
 
 def parse_retry_header(value: str, now: float | None = None) -> float | None:

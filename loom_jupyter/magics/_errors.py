@@ -132,30 +132,31 @@ def _status_sentence(exc: Any, t: Target) -> str:
     from loom_jupyter import client as c
 
     said, status = server_message(exc), exc.status_code
+    who = getattr(exc, "platform", None) or "Loom"  # another kind of connection says its name
     if isinstance(exc, c.NotFoundError) and exc.code != "route_not_served":
         return _not_found(t, said)
     if isinstance(exc, c.BadRequestError) and t.kind == "weaver" and not _UUID.match(t.ident):
         return (f"{t.ident!r} is not a weaver id (weaver ids look like "
                 "018f6b2a-3b4c-7d8e-9f0a-1b2c3d4e5f6a); %loom weavers lists yours.")
     if isinstance(exc, c.AuthenticationError):
-        return (f"Loom did not accept your credential while {t.doing}: check the API key, or "
+        return (f"{who} did not accept your credential while {t.doing}: check the API key, or "
                 "sign in with %loom login (%loom status shows where the connection comes from).")
     if isinstance(exc, c.PermissionDeniedError):
         return f"You may not {t.act}: {said}; your key's role does not allow it."
     if isinstance(exc, c.RateLimitError):
         wait = (f" (retry after {exc.retry_after:g} seconds)"
                 if exc.retry_after and "retry after" not in said.lower() else "")
-        return f"Loom is busy and refused to {t.act}{wait}: {said}. Try again in a moment."
+        return f"{who} is busy and refused to {t.act}{wait}: {said}. Try again in a moment."
     if isinstance(exc, c.ConflictError):
         return f"{t.what} changed elsewhere while {t.doing}: {said}; read it again and retry."
     if isinstance(exc, c.ServiceUnavailableError):
-        return f"Loom cannot {t.act} now: {said}."
+        return f"{who} cannot {t.act} now: {said}."
     if status >= 500:
-        return (f"Loom failed while {t.doing}: {said}. Try again in a moment; %loom status "
+        return (f"{who} failed while {t.doing}: {said}. Try again in a moment; %loom status "
                 "checks the server.")
     if exc.code == "route_not_served":
         return f"This server does not offer {t.doing} (it answered with a web page instead); {_HOW}."
-    return f"Loom refused to {t.act}: {said}."
+    return f"{who} refused to {t.act}: {said}."
 
 
 def _not_found(t: Target, said: str) -> str:

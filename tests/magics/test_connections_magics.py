@@ -116,6 +116,9 @@ def loom_extension_config(v1_standin: LoomV1StandIn, openloomi_standin: OpenLoom
         **more,
         "assets": {"kind": "loom-v1", "url": v1_standin.url, "username": v1_standin.username,
                    "password_file": str(files / "v1.password")},
+        # the same server, signed in to later with a password typed at %loom login's prompt
+        "assets-me": {"kind": "loom-v1", "url": v1_standin.url,
+                      "username": v1_standin.username},
         "loomi": {"kind": "openloomi", "url": openloomi_standin.url,
                   "token_file": str(token_file)},
         "agents": {"kind": "nodeloom", "url": nodeloom_standin.url,
@@ -133,6 +136,7 @@ class Cell:
     displays: dict[str, str] = field(default_factory=dict)
     drawn: dict[str, list[str]] = field(default_factory=dict)
     results: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         return "\n".join([*self.streams, *self.errors, *self.displays.values(), *self.results,
@@ -159,14 +163,18 @@ class Kernel:
         if self.kernel_id:
             await self.fetch("api", "kernels", self.kernel_id, method="DELETE")
 
-    async def run(self, code: str, timeout: float = 90.0) -> Cell:
-        msg_id = uuid.uuid4().hex
+    async def run(self, code: str, timeout: float = 90.0, stdin: list[str] | None = None) -> Cell:
+        """Execute `code`; `stdin` answers the kernel's input()/getpass() prompts in order (a
+        front end without stdin when None)."""
+        msg_id, session = uuid.uuid4().hex, uuid.uuid4().hex
         await self.ws.write_message(json.dumps({
             "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "",
-                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+                       "session": session, "version": "5.3", "date": ""},
             "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
             "content": {"code": code, "silent": False, "store_history": True,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+                        "user_expressions": {}, "allow_stdin": stdin is not None,
+                        "stop_on_error": True}}))
+        answers = list(stdin or [])
         cell = Cell()
         while True:
             raw = await asyncio.wait_for(self.ws.read_message(), timeout)
@@ -175,6 +183,14 @@ class Kernel:
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
+            if kind == "input_request":
+                cell.prompts.append(content["prompt"])
+                await self.ws.write_message(json.dumps({
+                    "header": {"msg_id": uuid.uuid4().hex, "msg_type": "input_reply",
+                               "username": "", "session": session, "version": "5.3", "date": ""},
+                    "parent_header": msg["header"], "metadata": {}, "channel": "stdin",
+                    "buffers": [], "content": {"value": answers.pop(0) if answers else ""}}))
+                continue
             text = (content.get("data") or {}).get("text/plain", "")
             display_id = (content.get("transient") or {}).get("display_id") or uuid.uuid4().hex
             if kind == "stream" and content["text"].startswith("UsageError: "):
@@ -303,7 +319,8 @@ async def test_one_kernel_uses_four_connections_without_credentials(
         env = await kernel.ok("import os, json\nprint(json.dumps(dict(os.environ)))")
         environment = json.loads("".join(env.streams))
         assert json.loads(environment["LOOM_JUPYTER_CONNECTIONS"]) == {
-            "default": "loom", "assets": "loom-v1", "loomi": "openloomi", "agents": "nodeloom"}
+            "default": "loom", "assets": "loom-v1", "assets-me": "loom-v1", "loomi": "openloomi",
+            "agents": "nodeloom"}
         assert environment["LOOM_JUPYTER_PROXY_TOKEN"] == loom_proxy.proxy_token
         assert "LOOM_API_KEY" not in environment
         shown += [c.text() for c in (magic, sdk, table_cell, binary, events, weaver, refused,
@@ -361,3 +378,44 @@ async def test_dashboard_switches_between_loom_connections(loom_proxy: LoomProxy
                 direct.weavers.delete(weaver.id)
 
     await asyncio.to_thread(scenario)
+
+
+async def test_a_password_typed_at_the_prompt_signs_the_server_in(
+        loom_proxy: LoomProxy, jp_fetch: Any, jp_ws_fetch: Any,
+        v1_standin: LoomV1StandIn) -> None:
+    """`%loom login --connection NAME` for a password kind: getpass in the kernel, the Jupyter
+    server signs in and keeps the token; the password is in no output, variable or history."""
+    kernel = await Kernel(jp_fetch, jp_ws_fetch).start()
+    try:
+        await kernel.ok("%load_ext loom_jupyter")
+        before = await kernel.run("%loom request --connection assets-me GET /api/v1/assets")
+        assert len(before.errors) == 1 and "401" in before.errors[0], before.errors
+
+        blind = await kernel.run("%loom login --connection assets-me")  # no stdin to ask on
+        assert len(blind.errors) == 1 and "cannot ask for a password" in blind.errors[0]
+
+        wrong = await kernel.run("%loom login --connection assets-me", stdin=["not-it"])
+        assert len(wrong.errors) == 1 and "not-it" not in wrong.text(), wrong.errors
+
+        signed = await kernel.run("%loom login --connection assets-me",
+                                  stdin=[v1_standin.password])
+        assert not signed.errors, signed.errors
+        assert signed.prompts == [f"Password for {v1_standin.username} at {v1_standin.url}: "]
+        assert "Signed in to assets-me" in "".join(signed.streams)
+        listed = await kernel.ok("%loom request --connection assets-me GET /api/v1/assets")
+        assert "items" in listed.text() or "uuid" in listed.text(), listed.text()
+
+        hidden = await kernel.ok(
+            "import os\nsecret = " + json.dumps(v1_standin.password) + "\n"
+            "print(any(secret in v for v in os.environ.values()), "
+            "any(secret in str(v) for k, v in globals().items()\n"
+            "    if k not in ('secret', 'In') and not k.startswith('_')), "
+            "sum(secret in h for h in In[:-1]))")
+        assert "".join(hidden.streams).split() == ["False", "False", "0"], hidden.streams
+
+        out = await kernel.ok("%loom logout --connection assets-me")
+        assert "is signed out" in "".join(out.streams)
+        after = await kernel.run("%loom request --connection assets-me GET /api/v1/assets")
+        assert len(after.errors) == 1
+    finally:
+        await kernel.stop()

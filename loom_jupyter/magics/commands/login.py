@@ -13,6 +13,9 @@ SUMMARY = ("Sign in to Loom as yourself: shows a code and a link to approve it; 
 def configure(parser: Any) -> None:
     parser.add_argument("--no-wait", action="store_true",
                         help="show the code and return; %%loom status tells when it is done")
+    parser.add_argument("--username", metavar="NAME",
+                        help="for a loom-v1 or openloomi connection: whom to sign in as "
+                             "(default: the configured username); the password is asked for")
 
 
 def _clock(seconds: int | None) -> str:
@@ -36,6 +39,10 @@ def run(magics: Any, args: Namespace, cell: str | None) -> None:
     from .._display import LiveArea, text_bundle
     from .._errors import MagicError
 
+    if magics.client.kind != "loom":  # a password kind behind --connection NAME
+        from .._password_signin import login
+
+        return login(magics.client, args.username)
     signin = magics.client.signin
     state = signin.state()
     if state.state == "signed_in" and state.source == "sign-in":

@@ -12,6 +12,10 @@ def configure(parser: Any) -> None:
 
 
 def run(magics: Any, args: Namespace, cell: str | None) -> None:
+    if magics.client.kind != "loom":  # a password kind behind --connection NAME
+        from .._password_signin import logout
+
+        return logout(magics.client)
     state = magics.client.signin.sign_out()
     message = (state.last_attempt or {}).get("message", "Signed out.")
     if state.credential:
