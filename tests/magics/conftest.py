@@ -100,3 +100,15 @@ def run(shell: InteractiveShell, source: str) -> Ran:
     with capture_output(display=True) as io:
         result = shell.run_cell(source, store_history=True)
     return Ran(result, io)
+
+
+@pytest.fixture
+def client(loom_server: Any, user_key: str) -> Any:
+    """An SDK client for the local server; the weavers a test leaves running are deleted."""
+    from loom_jupyter.client import Loom
+
+    with Loom(loom_server.url, user_key) as loom:
+        yield loom
+        for weaver in loom.weavers.list():
+            if weaver.status in ("pending", "running"):
+                loom.weavers.delete(weaver.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from IPython.core.error import StdinNotImplementedError
 
 from loom_jupyter.client import Loom
@@ -19,15 +18,6 @@ MISSING = "018f6b2a-3b4c-7d8e-9f0a-1b2c3d4e5f6a"
 def _no_stdin(prompt: str = "") -> str:
     """What `input()` does in a notebook front end that has no stdin."""
     raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
-
-
-@pytest.fixture
-def client(loom_server, user_key):
-    with Loom(loom_server.url, user_key) as loom:
-        yield loom
-        for weaver in loom.weavers.list():
-            if weaver.status in ("pending", "running"):
-                loom.weavers.delete(weaver.id)
 
 
 def _active(client: Loom, suite: str | None = None) -> list:

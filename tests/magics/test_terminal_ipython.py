@@ -11,22 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from loom_jupyter.client import Loom
 from tests.fixtures.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 IPYTHON = Path(sys.executable).with_name("ipython")
-
-
-@pytest.fixture
-def client(loom_server, user_key):
-    with Loom(loom_server.url, user_key) as loom:
-        yield loom
-        for weaver in loom.weavers.list():
-            if weaver.status in ("pending", "running"):
-                loom.weavers.delete(weaver.id)
 
 
 def terminal_ipython(cells: list[str], loom_server, user_key, tmp_path: Path) -> str:

@@ -16,15 +16,6 @@ from .conftest import run
 SLEEP = "-- sleep 60"
 
 
-@pytest.fixture
-def client(loom_server, user_key):
-    with Loom(loom_server.url, user_key) as loom:
-        yield loom
-        for weaver in loom.weavers.list():
-            if weaver.status in ("pending", "running"):
-                loom.weavers.delete(weaver.id)
-
-
 def _tagged(client: Loom, tag: str) -> list:
     return [w for w in client.weavers.list(tags={"suite": tag}) if w.status != "terminating"]
 
