@@ -16,6 +16,7 @@ from tornado.netutil import bind_sockets
 from .base import NotFoundHandler
 from .config import LocalConfig
 from .handlers import MODULES
+from .lock import DataDirBusy, DataDirLock
 from .openapi import build_document
 from .state import LocalState
 
@@ -57,14 +58,26 @@ class LocalServer:
         self.url = ""
         self.state: LocalState | None = None
         self._server: HTTPServer | None = None
+        self._lock = DataDirLock(config.data_dir)
 
     async def start(self) -> None:
+        """DataDirBusy if another server uses the data directory; OSError if the port is taken.
+
+        The port is bound before the state opens: a server that cannot serve must not adopt
+        (and on its way out stop) the weavers a previous one left running."""
         modules = handler_modules()
-        self.state = await LocalState.open(self.config)
+        self._lock.acquire()  # before anything reads or changes the data directory
         try:
             sockets = bind_sockets(self.config.port, self.config.host, family=_family(self.config))
         except OSError:
-            await self.state.close()
+            self._lock.release()
+            raise
+        try:
+            self.state = await LocalState.open(self.config)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            self._lock.release()
             raise
         self._server = HTTPServer(make_app(self.state, modules), xheaders=False,
                                   max_body_size=_CONNECTION_BODY_LIMIT)
@@ -84,6 +97,7 @@ class LocalServer:
         if self.state is not None:
             await self.state.close()
             self.state = None
+        self._lock.release()
 
 
 def _family(config: LocalConfig) -> socket.AddressFamily:
@@ -114,6 +128,8 @@ def run(config: LocalConfig) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_serve(config))
+    except DataDirBusy as exc:
+        raise SystemExit(str(exc)) from None
     except OSError as exc:
         raise SystemExit(f"loom-jupyter local: cannot start on {config.host}:{config.port} "
                          f"with data in {config.data_dir}: {exc}") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 RATE_LIMIT_ENV = "LOOM_LOCAL_LLM_RATE_LIMIT_EVERY"
+KEEP_WEAVERS_ENV = "LOOM_LOCAL_KEEP_WEAVERS"
 
 
 def default_data_dir() -> Path:
@@ -22,6 +23,10 @@ def _env_rate_limit() -> int:
         return max(0, int(value)) if value else 0
     except ValueError:
         raise SystemExit(f"{RATE_LIMIT_ENV} must be an integer, got {value!r}") from None
+
+
+def _env_keep_weavers() -> bool:
+    return os.environ.get(KEEP_WEAVERS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -45,6 +50,10 @@ class LocalConfig:
     weaver_grace_seconds: float = 5.0
     log_keepalive_seconds: float = 15.0
     weaver_hour_seconds: float = 3600.0
+    # A clean stop (Ctrl-C, SIGTERM) stops the weavers unless this is set; then they keep
+    # running under their hosts and the next server on this data directory adopts them.
+    # (After a crash or SIGKILL they always keep running.)
+    keep_weavers: bool = field(default_factory=_env_keep_weavers)
 
     @property
     def admin_key_file(self) -> Path:
@@ -62,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"answer every Nth LLM request with 503 rate_limited (0 = off; env {RATE_LIMIT_ENV})")
     parser.add_argument("--max-weavers", type=int, default=256, metavar="N",
                         help="weavers that may be pending or running at once (default: %(default)s)")
+    parser.add_argument("--keep-weavers", action="store_true", default=None,
+                        help="on Ctrl-C/SIGTERM leave the weavers running for the next server "
+                             f"on this data directory to adopt (env {KEEP_WEAVERS_ENV}=1)")
     parser.add_argument("--cleanup-interval", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--weaver-grace-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-keepalive-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
@@ -83,6 +95,8 @@ def from_args(args: argparse.Namespace) -> LocalConfig:
                          weaver_hour_seconds=args.weaver_hour_seconds)
     if args.data_dir is not None:
         config.data_dir = args.data_dir.expanduser().resolve()
+    if args.keep_weavers:
+        config.keep_weavers = True
     if args.llm_rate_limit_every is not None:
         config.llm_rate_limit_every = max(0, args.llm_rate_limit_every)
     return config

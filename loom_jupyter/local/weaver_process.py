@@ -1,27 +1,41 @@
-"""One weaver's process on a pseudo-terminal: spawn, pump output, take input, stop.
+"""One weaver's process as the server sees it: through its host (weaver_host.py).
 
-The process leads its own session with the PTY as its controlling terminal (like a container
-with `tty: true`), so job control works and stopping the session stops everything it started.
+The host owns the terminal and outlives the server; this side starts a host (`spawn`) or finds
+one a previous server left running (`adopt`), and then holds one socket connection to it:
+output wakes the log ring and goes to attached terminals, input and stop signals go back.
+`wait()` answers how the weaver ended once the host is gone: its exit code from `<id>.exit`,
+or no code and a reason when the host died without saying.
 """
 from __future__ import annotations
 
 import asyncio
-import errno
-import fcntl
+import contextlib
+import json
 import logging
 import os
-import resource
 import signal
-import struct
-import termios
+import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .weaver_files import HostFiles, host_alive, kill_host
+from .weaver_wire import INPUT, KILL, OUTPUT, TERMINATE, FrameReader, WireError, frame
 
 log = logging.getLogger("loom_jupyter.local")
 
-READ_SIZE = 64 * 1024
 SCROLLBACK_BYTES = 16 * 1024
+START_TIMEOUT = 20.0
+RECONNECT_DELAY = 0.2
+RECONNECT_TRIES = 50
 Listener = Callable[[bytes], None]
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+class StartFailed(Exception):
+    """The weaver could not start; `str()` is why (e.g. `No such file or directory`)."""
 
 
 @dataclass(frozen=True)
@@ -36,73 +50,78 @@ class Launch:
     cols: int = 80
 
 
-def _child_setup(memory_bytes: int | None) -> Callable[[], None]:
-    def setup() -> None:  # runs in the child between fork and exec
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        if memory_bytes is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    return setup
+@dataclass(frozen=True)
+class Ended:
+    """How the weaver ended: an exit status (negative: that signal), or None and why not."""
+
+    code: int | None
+    lost: str = ""
 
 
-class PtyProcess:
-    """A running process; output goes to `on_output` and to every attached listener."""
+class WeaverProcess:
+    """A connection to one weaver host; `on_output()` is called whenever output arrives."""
 
-    def __init__(self, on_output: Listener) -> None:
-        self._on_output = on_output
+    def __init__(self, files: HostFiles, record: dict[str, Any], on_output: Callable[[], None],
+                 popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.files, self.record, self._on_output, self._popen = files, record, on_output, popen
         self._listeners: set[Listener] = set()
         self._scrollback = bytearray()
-        self._master = -1
-        self._proc: asyncio.subprocess.Process | None = None
-        self._eof = asyncio.Event()
-        self._pending_input = bytearray()
-        self._ended = False  # reaped and its group swept: its id may belong to someone else now
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._task: asyncio.Task[Ended] | None = None
+        self._frames = FrameReader()
+        self._ended = False
 
     @property
     def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
+        """The weaver process's pid (its host's is `record["host_pid"]`)."""
+        pid = self.record.get("child_pid")
+        return pid if isinstance(pid, int) else None
 
-    async def start(self, launch: Launch) -> None:
-        """Spawn; raises OSError (e.g. FileNotFoundError) when the command cannot start."""
-        master, slave = os.openpty()
+    # -- start or find ---------------------------------------------------------------------
+
+    @classmethod
+    async def spawn(cls, files: HostFiles, launch: Launch,
+                    on_output: Callable[[], None]) -> WeaverProcess:
+        """Start a host for `launch` and connect; StartFailed if the command cannot start."""
+        spec = {"id": files.weaver_id, "dir": str(files.dir),
+                "socket": str(files.new_socket_path()), "argv": list(launch.argv),
+                "env": dict(launch.env), "cwd": launch.cwd, "memory_bytes": launch.memory_bytes,
+                "rows": launch.rows, "cols": launch.cols}
+        with files.host_log.open("ab") as host_log:
+            # -S: no site-packages (the host needs only the standard library and this
+            # package, which PYTHONPATH names): it starts faster and stays smaller.
+            popen = subprocess.Popen([sys.executable, "-S", "-m", f"{__package__}.weaver_host"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=host_log, cwd=files.dir, env=_host_env(),
+                                     start_new_session=True)
         try:
-            fcntl.ioctl(master, termios.TIOCSWINSZ,
-                        struct.pack("HHHH", launch.rows, launch.cols, 0, 0))
-            self._proc = await asyncio.create_subprocess_exec(
-                *launch.argv, stdin=slave, stdout=slave, stderr=slave, cwd=launch.cwd,
-                env=dict(launch.env), start_new_session=True,
-                preexec_fn=_child_setup(launch.memory_bytes))
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
-        os.set_blocking(master, False)
-        self._master = master
-        asyncio.get_running_loop().add_reader(master, self._read)
+            report = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
+                None, _handshake, popen, json.dumps(spec).encode()), START_TIMEOUT)
+        except (asyncio.TimeoutError, OSError, ValueError) as exc:
+            popen.kill()
+            await _reap(popen)
+            raise StartFailed(f"its weaver host did not start: {exc or 'timed out'}") from None
+        if "error" in report:
+            await _reap(popen)
+            raise StartFailed(str(report["error"]))
+        process = cls(files, files.read_record() or {}, on_output, popen)
+        await process._connect()  # refused: it already ended (or stalls); the pump finds out
+        process._task = asyncio.ensure_future(process._pump())
+        return process
 
-    async def wait(self, drain: float = 1.0) -> int:
-        """The exit status (negative: killed by that signal), once output has drained."""
-        assert self._proc is not None
-        code = await self._proc.wait()
-        self._kill_group(signal.SIGKILL)  # like a container: the main process ends it all
-        try:
-            await asyncio.wait_for(self._eof.wait(), drain)
-        except asyncio.TimeoutError:
-            pass
-        self._close_master()
-        self._ended = True
-        return code
+    @classmethod
+    async def adopt(cls, files: HostFiles, on_output: Callable[[], None]) -> WeaverProcess | None:
+        """The host an earlier server left running, connected; None if it is not alive."""
+        record = files.read_record()
+        if record is None or not host_alive(record):
+            return None
+        process = cls(files, record, on_output)
+        await process._connect()
+        process._task = asyncio.ensure_future(process._pump())
+        return process
 
-    def terminate(self) -> None:
-        """SIGHUP and SIGTERM to the whole session (an interactive shell ignores SIGTERM)."""
-        if not self._ended:
-            self._kill_group(signal.SIGHUP)
-            self._kill_group(signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL to the session, unless it already ended (a delayed kill after a delete)."""
-        if not self._ended:
-            self._kill_group(signal.SIGKILL)
+    # -- the terminal ------------------------------------------------------------------------
 
     def attach(self, listener: Listener) -> bytes:
         """Receive output from now on; returns the recent output to replay first."""
@@ -113,66 +132,168 @@ class PtyProcess:
         self._listeners.discard(listener)
 
     def write(self, data: bytes) -> None:
-        """Raw bytes to the terminal, buffered while the PTY is full."""
-        if self._master < 0 or not data:
-            return
-        if self._pending_input:
-            self._pending_input += data
-            return
-        self._pending_input += data
-        self._flush_input()
+        """Raw bytes to the terminal (dropped while the host is out of reach)."""
+        if data and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(frame(INPUT, data))
 
-    def _flush_input(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending_input:
-                written = os.write(self._master, self._pending_input)
-                del self._pending_input[:written]
-        except BlockingIOError:
-            loop.add_writer(self._master, self._writable)
-            return
-        except OSError:
-            self._pending_input.clear()  # the terminal is gone; input has nowhere to go
+    def terminate(self) -> None:
+        """SIGHUP and SIGTERM to the weaver's whole session (a shell ignores SIGTERM)."""
+        self._signal(TERMINATE, (signal.SIGHUP, signal.SIGTERM))
 
-    def _writable(self) -> None:
-        asyncio.get_running_loop().remove_writer(self._master)
-        self._flush_input()
+    def kill(self) -> None:
+        """SIGKILL to the session, unless it already ended (a delayed kill after a delete)."""
+        self._signal(KILL, (signal.SIGKILL,))
 
-    def _read(self) -> None:
-        try:
-            data = os.read(self._master, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:  # EIO: every holder of the terminal's other end has gone
-            if exc.errno not in (errno.EIO, errno.EBADF):
-                log.warning("reading a weaver terminal failed: %s", exc)
-            data = b""
-        if not data:
-            asyncio.get_running_loop().remove_reader(self._master)
-            self._eof.set()
-            return
-        self._scrollback += data
-        del self._scrollback[:-SCROLLBACK_BYTES]
-        self._on_output(data)
-        for listener in list(self._listeners):
-            listener(data)
+    # -- the end ---------------------------------------------------------------------------
 
-    def _close_master(self) -> None:
-        if self._master < 0:
-            return
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self._master)
-        loop.remove_writer(self._master)
-        os.close(self._master)
-        self._master = -1
+    async def wait(self) -> Ended:
+        """How it ended; then record that, and only then call `release()`."""
+        assert self._task is not None
+        return await asyncio.shield(self._task)
+
+    async def release(self) -> None:
+        """After the end is recorded: attached terminals close (a client that then asks finds
+        the weaver ended, not running), and the host we started is reaped."""
         for listener in list(self._listeners):
             listener(b"")  # end of output
         self._listeners.clear()
+        if self._popen is not None:
+            await _reap(self._popen)
+            self._popen = None
 
-    def _kill_group(self, sig: int) -> None:
-        if self._proc is None:
+    async def disconnect(self) -> None:
+        """Let go of the host without stopping the weaver (a server stopping with
+        --keep-weavers); the next server adopts it."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._close_writer()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _signal(self, kind: bytes, signals: tuple[int, ...]) -> None:
+        if self._ended:
             return
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(frame(kind))
+            return
+        # Out of touch with the host for a moment: signal the session directly, if the host
+        # (and so, unreaped, the weaver's process group) is still the one it recorded.
+        pid = self.pid
+        if pid is not None and host_alive(self.record):
+            for sig in signals:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, sig)
+
+    async def _connect(self) -> bool:
+        """Open the socket and take the host's scrollback (its first frame)."""
+        path = str(self.record.get("socket") or "")
         try:
-            os.killpg(self._proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), 5)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        self._reader, self._writer = reader, writer
+        self._frames = frames = FrameReader()
+        try:
+            got: list[tuple[bytes, bytes]] = []
+            while not got:
+                data = await asyncio.wait_for(reader.read(65536), 5)
+                if not data:
+                    raise ConnectionResetError("closed before its first frame")
+                got = frames.feed(data)
+        except (OSError, asyncio.TimeoutError, WireError):
+            self._close_writer()
+            return False
+        self._scrollback[:] = got[0][1][-SCROLLBACK_BYTES:]
+        self._on_output()
+        self._deliver(got[1:])
+        return True
+
+    async def _pump(self) -> Ended:
+        """Relay output until the host is gone; reconnect if only the connection dropped."""
+        tries = 0
+        while True:
+            try:
+                while self._reader is not None and (data := await self._reader.read(65536)):
+                    self._deliver(self._frames.feed(data))
+            except (OSError, WireError) as exc:
+                log.warning("weaver %s: connection to its host failed: %s",
+                            self.files.weaver_id, exc)
+            self._close_writer()
+            if ended := await self._ended_now():
+                return self._end(ended)
+            tries += 1
+            await asyncio.sleep(RECONNECT_DELAY)
+            if tries > RECONNECT_TRIES:  # alive but deaf: stop it rather than leave it orphaned
+                kill_host(self.record)
+                return self._end(Ended(None, "its weaver host stopped answering"))
+            if await self._connect():
+                tries = 0
+
+    def _deliver(self, frames: list[tuple[bytes, bytes]]) -> None:
+        for kind, data in frames:
+            if kind != OUTPUT or not data:
+                continue
+            self._scrollback += data
+            del self._scrollback[:-SCROLLBACK_BYTES]
+            self._on_output()
+            for listener in list(self._listeners):
+                listener(data)
+
+    async def _ended_now(self) -> Ended | None:
+        """How it ended, once the host wrote it or died without; None while it still lives."""
+        for _ in range(20):  # the host writes `.exit`, then lets clients go, then exits
+            if self._popen is not None and self._popen.poll() is not None:
+                self._popen = None  # our own child: reaped, so no longer seen as alive
+            alive = host_alive(self.record)
+            if (done := self.files.read_exit()) is not None:
+                code = done.get("code")
+                return Ended(code if isinstance(code, int) else None, "")
+            if not alive:
+                pid = self.record.get("host_pid")
+                return Ended(None, f"its weaver host (pid {pid}) ended without an exit status")
+            await asyncio.sleep(0.05)
+        return None
+
+    def _end(self, ended: Ended) -> Ended:
+        self._ended = True
+        return ended
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = self._reader = None
+
+
+def _host_env() -> dict[str, str]:
+    """The host runs this same package, and nothing of the server's environment (its keys)."""
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(_PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def _handshake(popen: subprocess.Popen[bytes], spec: bytes) -> dict[str, Any]:
+    """Send the spec, read the one-line report (in a worker thread: both block)."""
+    assert popen.stdin is not None and popen.stdout is not None
+    try:
+        popen.stdin.write(spec)
+        popen.stdin.close()
+        line = popen.stdout.readline()
+    finally:
+        popen.stdout.close()
+    if not line:
+        raise OSError(f"it exited with {popen.wait()}")
+    value = json.loads(line)
+    if not isinstance(value, dict):
+        raise ValueError("bad report")
+    return value
+
+
+async def _reap(popen: subprocess.Popen[bytes]) -> None:
+    """Collect an ended host (a zombie otherwise); a few seconds at most."""
+    for _ in range(100):
+        if popen.poll() is not None:
+            return
+        await asyncio.sleep(0.05)

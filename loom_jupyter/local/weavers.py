@@ -2,7 +2,11 @@
 
 A weaver is `pending` while it starts, `running` while its process lives, then `succeeded`
 (exit 0) or `failed`; `terminating` between a delete and the process's end, after which the
-weaver is gone (404), as a deleted pod is. Logs live in `<data-dir>/weavers/<id>.log`.
+weaver is gone (404), as a deleted pod is. Each runs under its own host process
+(weaver_host.py), which outlives the server as a pod outlives Loom's API server: a server that
+starts adopts the weavers whose host still runs and marks only the truly lost ones `failed`.
+A clean stop (SIGINT/SIGTERM) stops the weavers too, unless `keep_weavers` is set. Logs live
+in `<data-dir>/weavers/<id>.log` (see weaver_files.py for the rest).
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ from .errors import InvalidRequest, NotAllowed, ProvisionFailed, TooManyWeavers,
 from .principal import Principal
 from .store import Store, parse_timestamp, utc_now
 from .store_weavers import WeaverRows
+from .weaver_files import HostFiles
 from .weaver_logs import LogRing
-from .weaver_process import Launch, PtyProcess
+from .weaver_process import Ended, Launch, StartFailed, WeaverProcess
 from .weaver_request import WeaverSpec
 
 log = logging.getLogger("loom_jupyter.local")
@@ -36,13 +41,17 @@ STATUSES = ("pending", "running", "succeeded", "failed", "terminating")
 ACTIVE = ("pending", "running")  # count against max_weavers
 LIVE = ("pending", "running", "terminating")  # a process may still exist
 _BASE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+_LOST = "its weaver host is gone (the local server was restarted)"
 
 
 def default_shell() -> list[str]:
     return ["/bin/bash", "-i"] if Path("/bin/bash").exists() else ["/bin/sh", "-i"]
 
 
-def _exit_reason(code: int) -> str:
+def _exit_reason(ended: Ended) -> str:
+    code = ended.code
+    if code is None:
+        return f"process lost: {ended.lost}"
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
@@ -75,7 +84,7 @@ class Weaver:
     created_at: str
     data: dict[str, Any]
     ring: LogRing
-    process: PtyProcess | None = None
+    process: WeaverProcess | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     deleting: bool = False
 
@@ -117,24 +126,60 @@ class WeaverManager:
     # -- startup and shutdown -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the records; a weaver whose process died with an earlier server is `failed`."""
+        """Load the records and adopt every weaver whose host still runs; one whose host is
+        gone ended while no server watched (its exit status, if the host recorded it)."""
         self.dir.mkdir(mode=0o700, exist_ok=True)
         for row in self.rows.undeleted():
-            data = json.loads(row["data"])
-            status = row["status"]
-            if status in LIVE:
-                status, data["reason"] = "failed", "process lost: the local server was restarted"
-            weaver = Weaver(row["id"], row["owner_user_id"], row["org_id"], status,
-                            row["created_at"], data, LogRing.reopen(self._log_path(row["id"])))
+            weaver = Weaver(row["id"], row["owner_user_id"], row["org_id"], row["status"],
+                            row["created_at"], json.loads(row["data"]),
+                            LogRing(self._files(row["id"])))
             self._weavers[weaver.id] = weaver
-            self._save(weaver)
+            if weaver.status in LIVE:
+                await self._adopt(weaver)
+            else:
+                weaver.ring.close()
         self._sweeper = asyncio.ensure_future(self._sweep_forever())
 
+    async def _adopt(self, weaver: Weaver) -> None:
+        files = self._files(weaver.id)
+        process = await WeaverProcess.adopt(files, weaver.ring.poll)
+        if process is None:
+            done = files.read_exit()
+            code = done.get("code") if done else None
+            if weaver.status == "terminating":
+                self._forget(weaver)
+                return
+            if isinstance(code, int):
+                self._finish(weaver, "succeeded" if code == 0 else "failed",
+                             None if code == 0 else _exit_reason(Ended(code)))
+            else:
+                self._finish(weaver, "failed", _exit_reason(Ended(None, _LOST)))
+            return
+        log.info("weaver %s: adopted (its host, pid %s, still runs)", weaver.id,
+                 process.record.get("host_pid"))
+        weaver.process = process
+        weaver.task = asyncio.ensure_future(self._supervise(weaver))
+        if weaver.status == "terminating":  # deleted just before the last server went away
+            weaver.deleting = True
+            process.terminate()
+            asyncio.get_running_loop().call_later(self.config.weaver_grace_seconds, process.kill)
+        elif weaver.status == "pending":
+            weaver.status = "running"
+            self._save(weaver)
+
     async def stop(self) -> None:
-        """Stop every process (they must not outlive the server) and record why."""
+        """Stop every process and record why, or with `keep_weavers` only let go of them."""
         if self._sweeper is not None:
             self._sweeper.cancel()
         running = [w for w in self._weavers.values() if w.task is not None and not w.task.done()]
+        if self.config.keep_weavers:
+            for weaver in running:
+                assert weaver.task is not None and weaver.process is not None
+                weaver.task.cancel()
+                await weaver.process.disconnect()
+            if running:
+                log.info("left %d weaver(s) running (--keep-weavers)", len(running))
+            return
         for weaver in running:
             weaver.data["reason"] = "stopped with the local server"
             assert weaver.process is not None
@@ -197,15 +242,15 @@ class WeaverManager:
         except ValueError as exc:
             shutil.rmtree(home, ignore_errors=True)
             raise InvalidRequest(str(exc)) from None
+        files = self._files(weaver_id)
         weaver = Weaver(weaver_id, owner_user_id, spec.org_id, "pending", utc_now(),
-                        _record(spec), LogRing(self._log_path(weaver_id)))
+                        _record(spec), LogRing(files))
         self._weavers[weaver_id] = weaver
         self._save(weaver)
-        process = PtyProcess(weaver.ring.feed)
         try:
-            await process.start(launch)
-        except OSError as exc:
-            reason = f"cannot start {launch.argv[0]}: {exc.strerror or exc}"
+            process = await WeaverProcess.spawn(files, launch, weaver.ring.poll)
+        except StartFailed as exc:
+            reason = f"cannot start {launch.argv[0]}: {exc}"
             self._finish(weaver, "failed", reason)
             raise ProvisionFailed(f"Weaver {weaver_id} failed: {reason}") from None
         weaver.process, weaver.status = process, "running"
@@ -267,13 +312,14 @@ class WeaverManager:
 
     async def _supervise(self, weaver: Weaver) -> None:
         assert weaver.process is not None
-        code = await weaver.process.wait()
+        ended = await weaver.process.wait()
         weaver.ring.close()
         if weaver.deleting:
             self._forget(weaver)
         else:
-            self._finish(weaver, "succeeded" if code == 0 else "failed",
-                         None if code == 0 else _exit_reason(code))
+            self._finish(weaver, "succeeded" if ended.code == 0 else "failed",
+                         None if ended.code == 0 else _exit_reason(ended))
+        await weaver.process.release()
 
     def _finish(self, weaver: Weaver, status: str, reason: str | None) -> None:
         weaver.status = status
@@ -289,14 +335,14 @@ class WeaverManager:
         if not weaver.ring.closed:
             weaver.ring.close()
         shutil.rmtree(self.dir / weaver.id, ignore_errors=True)
-        self._log_path(weaver.id).unlink(missing_ok=True)
+        self._files(weaver.id).remove()
 
     def _save(self, weaver: Weaver) -> None:
         self.rows.save(weaver.id, weaver.owner_user_id, weaver.org_id, weaver.status,
                        weaver.created_at, weaver.data)
 
-    def _log_path(self, weaver_id: str) -> Path:
-        return self.dir / f"{weaver_id}.log"
+    def _files(self, weaver_id: str) -> HostFiles:
+        return HostFiles(self.dir, weaver_id)
 
     async def _sweep_forever(self) -> None:
         while True:
