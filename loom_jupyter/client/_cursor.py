@@ -53,7 +53,10 @@ class Cursor:
     """What was delivered: the last timestamp key and how many delivered lines carried it.
 
     After `start_resume`, `place(key)` says where a replayed line stands: "old" (delivered
-    before), "new", or "short" (new, but the replay began past the cursor: lines are missing)."""
+    before), "new", "short" (new, but the replay began past the cursor: lines are missing), or
+    "unsure" (the replay began on the cursor's own timestamp, with no older line before it: it
+    may have begun inside that timestamp's group, so counting `same` lines as old could skip
+    new ones that share the timestamp; ask for more, or `trust_start()` and place it again)."""
 
     key: Key | None = None
     same: int = 0
@@ -61,9 +64,15 @@ class Cursor:
     skipping: bool = False
     _seen: int = 0
     _older: bool = False
+    _trusted: bool = False
 
     def start_resume(self) -> None:
         self.skipping, self._seen, self._older = self.key is not None, 0, False
+        self._trusted = False
+
+    def trust_start(self) -> None:
+        """Accept a replay that begins on the cursor's timestamp (no wider one can be had)."""
+        self._trusted = True
 
     def place(self, key: Key | None) -> str:
         if not self.skipping or key is None or self.key is None:
@@ -72,6 +81,8 @@ class Cursor:
             self._older = True
             return "old"
         if key == self.key and self._seen < self.same:
+            if self._seen == 0 and not self._older and not self._trusted:
+                return "unsure"
             self._seen += 1
             return "old"
         self.skipping = False

@@ -270,7 +270,8 @@ class WeaverManager:
         if weaver.deleting:
             return
         weaver.deleting = True
-        if weaver.task is None or weaver.task.done():
+        # Ended already (its supervisor may still be releasing the host): nothing to stop.
+        if weaver.task is None or weaver.task.done() or weaver.status in ("succeeded", "failed"):
             self._forget(weaver)
             return
         weaver.status = "terminating"

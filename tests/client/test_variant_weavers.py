@@ -42,6 +42,19 @@ def test_dropped_log_stream_resumes_without_loss_or_repeats(variants, variant):
     assert tails[0] == "1000000" and len(tails) >= 3 and all(int(t) < 40 for t in tails[1:])
 
 
+def test_a_replay_that_begins_inside_a_burst_of_equal_timestamps_loses_nothing(variants, variant):
+    """Counting the cursor's `same` lines as old is only right when the replay began before the
+    burst: one that begins on the cursor's timestamp is widened until it shows an older line."""
+    from tests.client.variant_scenarios import group_lines
+
+    lines = list(variant("loggroup").weavers.logs("w1"))
+    total = variants.state["loggroup:total"][0]
+    assert 21 < total <= 27  # the second replay began inside the burst, with lines after it
+    assert _texts(lines) == [raw.split(" ", 1)[1] for raw in group_lines()[:total]]
+    log_requests = [r for r in variants.requests("loggroup") if r[2].endswith("/logs")]
+    assert len(log_requests) >= 3  # the first, the replay inside the burst, then a wider one
+
+
 async def test_dropped_log_stream_resumes_async(variants, avariant):
     async with avariant("logdrop-async") as client:
         lines = [line async for line in client.weavers.logs("w1")]

@@ -204,6 +204,36 @@ _logdrop("logdrop")
 _logdrop("logdrop-async")
 
 
+def group_lines() -> list[str]:
+    """log_lines(40), but lines 18-26 share one timestamp (a burst stamped at once)."""
+    lines = log_lines(40)
+    stamp = lines[18].split(" ", 1)[0]
+    return [f"{stamp} {line.split(' ', 1)[1]}" if 18 <= i <= 26 else line
+            for i, line in enumerate(lines)]
+
+
+@scenario("loggroup")
+async def loggroup(h: Handler, method: str, path: str) -> None:
+    """The first connection ends after line 20 (the cursor: 3 lines of the burst 18-26). By the
+    second, the log has grown to 19 + tail lines: that replay begins at line 19, inside the
+    burst, with no older line. Later (wider) ones see the same finished log."""
+    if not path.endswith("/logs"):
+        h.send(200, {**weaver(1), "status": "succeeded"})
+        return
+    connection = len([r for r in h.server.requests("loggroup") if r[2].endswith("/logs")])
+    tail = int(parse_qs(h.request.query).get("tail", ["1000000"])[0])
+    if connection == 2:
+        h.server.state["loggroup:total"] = [min(40, 19 + tail)]
+    total = h.server.state["loggroup:total"][0] if connection > 1 else 21
+    lines = group_lines()[:total]
+    text = "".join(line + "\n" for line in lines[max(0, total - tail):])
+    chunks = _chunks(text, 31)
+    if connection == 1:  # dropped right after line 20
+        await _stream(h, [*chunks, "unused"], drop_after=len(chunks))
+    else:
+        await _stream(h, chunks)
+
+
 # --- LLM streams -------------------------------------------------------------------------------
 
 def _llm(payloads: list[str], named: bool = True) -> str:

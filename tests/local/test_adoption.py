@@ -137,8 +137,9 @@ def test_a_pid_reused_by_another_process_is_not_adopted(loom_server_factory):
     record = files.read_record()
     assert record is not None
     first.crash()
-    os.killpg(record["child_pid"], signal.SIGKILL)
+    # The host first: killed second, it could still record its child's end as a real exit.
     os.kill(record["host_pid"], signal.SIGKILL)
+    os.killpg(record["child_pid"], signal.SIGKILL)
     wait_until(lambda: host_alive(record), 10, "the host to die", until=lambda alive: not alive)
     # The recorded pid now names a live process that is not the host (this test's own).
     assert start_time(os.getpid()) is not None

@@ -44,6 +44,7 @@ READ_TIMEOUT = 60.0  # Loom sends keep-alives every 15 s, so a minute of silence
 DRAINS = 5  # tries without new lines to read an ended weaver's log to its end after a drop
 HEALTHY = 0.1  # seconds a stream must have stayed open and silent for its drop to be a blip
 ENDED, DROPPED, SHORT = "ended", "dropped", "short"  # how one connection finished
+UNSURE_TRIES = 3  # widenings to see past a replay that begins on the cursor's own timestamp
 _FATAL = (AuthenticationError, PermissionDeniedError, BadRequestError)
 
 
@@ -93,7 +94,14 @@ class Follow:
         key, stamp, text = split_timestamp(raw)
         self.oldest = self.oldest or key
         place = self.cursor.place(key)
-        widen = place == "short" and key is not None and (yield from self._short(key))
+        widen = False
+        if place == "unsure" and key is not None:
+            widen = self._unsure(key)
+            if not widen:
+                self.cursor.trust_start()
+                place = self.cursor.place(key)
+        elif place == "short" and key is not None:
+            widen = yield from self._short(key)
         if self.resume is not None and not self.resume.done:
             self.resume.read(len(raw.encode()) + 1, delivered=place != "old" and not widen)
         if widen:
@@ -113,6 +121,14 @@ class Follow:
             return True
         yield from self.event(LogGap(_stamp(cursor), _stamp(key)))
         return False
+
+    def _unsure(self, key: Key) -> bool:
+        """The replay began on the cursor's timestamp: widen (True) a few times to see a line
+        older than it; then trust it (a log that begins there has nothing older to show)."""
+        resume = self.resume
+        if resume is None or resume.widened >= UNSURE_TRIES:
+            return False
+        return resume.widen(self.oldest, key, key, self.rate.per_second())
 
     def _take(self, key: Key | None) -> None:
         self.cursor.take(key)
