@@ -31,21 +31,25 @@ async function errorFrom(response) {
 }
 
 export class LoomApi {
-  constructor(settings = ServerConnection.makeSettings()) {
+  /** `prefix`: where the connection's routes are, `loom/` (the default connection) or
+   * `loom/connections/NAME/`; the extension's own routes (status, connections) are under `loom/`. */
+  constructor(settings = ServerConnection.makeSettings(), { prefix = "loom/", connection = "default" } = {}) {
     this.settings = settings;
+    this.prefix = prefix;
+    this.connection = connection;
   }
 
-  /** `{base_url}loom/<path>` (path may carry a query). */
-  url(path) {
-    return URLExt.join(this.settings.baseUrl, "loom", path);
+  /** `{base_url}<prefix><path>` (path may carry a query); `root`: under `loom/` whatever the prefix. */
+  url(path, root = false) {
+    return URLExt.join(this.settings.baseUrl, root ? "loom/" : this.prefix, path);
   }
 
   /** The WebSocket route of a weaver's terminal, as a page-relative path. */
   attachPath(weaverId) {
-    return URLExt.join(this.settings.baseUrl, "loom/api/weaver", encodeURIComponent(weaverId), "attach");
+    return URLExt.join(this.settings.baseUrl, this.prefix, "api/weaver", encodeURIComponent(weaverId), "attach");
   }
 
-  async request(path, { method = "GET", body, headers = {}, signal } = {}) {
+  async request(path, { method = "GET", body, headers = {}, signal, root = false } = {}) {
     const init = { method, headers: { ...headers }, signal };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -53,7 +57,7 @@ export class LoomApi {
     }
     let response;
     try {
-      response = await ServerConnection.makeRequest(this.url(path), init, this.settings);
+      response = await ServerConnection.makeRequest(this.url(path, root), init, this.settings);
     } catch (exc) {
       if (exc && exc.name === "AbortError") throw exc;
       throw new LoomApiError(0, "network", `Jupyter server unreachable: ${exc.message || exc}`);
@@ -67,9 +71,9 @@ export class LoomApi {
     return response.status === 204 ? null : response.json();
   }
 
-  // -- the extension's own routes -------------------------------------------------------
+  // -- the extension's own routes (sign-in: this connection's) -------------------------
   status() {
-    return this.json("status");
+    return this.json("status", { root: true });
   }
 
   signin() {
@@ -87,7 +91,7 @@ export class LoomApi {
   /** Named connections, or null when this server has none (an older extension: 404). */
   async connections() {
     try {
-      const answer = await this.json("connections");
+      const answer = await this.json("connections", { root: true });
       return Array.isArray(answer) ? answer : answer && Array.isArray(answer.connections) ? answer.connections : null;
     } catch (exc) {
       if (exc instanceof LoomApiError && exc.status === 404) return null;
@@ -96,6 +100,10 @@ export class LoomApi {
   }
 
   // -- Loom, through the extension's proxy (loom-api.md) ---------------------------------
+  weaver(id) {
+    return this.json(`api/weaver/${encodeURIComponent(id)}`);
+  }
+
   async weavers() {
     const answer = await this.json("api/weavers");
     return (answer && answer.weavers) || [];

@@ -33,10 +33,12 @@ export function markdownOf(turns) {
 }
 
 export class ChatPanel extends Widget {
-  /** `insert(markdown)` puts text into the active notebook (false when there is none). */
-  constructor({ api, settings, icon, insert }) {
+  /** `insert(markdown)` puts text into the active notebook (false when there is none). A
+   * conversation stays on the connection it started on; a new one starts on the current one. */
+  constructor({ connections, settings, icon, insert }) {
     super();
-    this.api = api;
+    this.connections = connections;
+    this.api = connections.api();
     this.settings = settings;
     this.insert = insert;
     this.id = "loom-chat";
@@ -47,6 +49,22 @@ export class ChatPanel extends Widget {
     this.node.setAttribute("aria-label", "Loom chat");
     this._build();
     this.reset();
+    this._unfollow = connections.subscribe(() => this._connectionsChanged());
+  }
+
+  _connectionsChanged() {
+    if (!this.turns.length && !this._abort && this.api !== this.connections.api()) this.reset();
+    else this._showConnection();
+  }
+
+  /** Which connection this conversation talks to, when there is a choice. */
+  _showConnection() {
+    const list = this.connections.list;
+    const name = this.api.connection;
+    const next = this.connections.current;
+    this.connectionLine.hidden = !(list && list.length > 1);
+    this.connectionLine.textContent = next === name ? `On connection ${name}.`
+      : `On connection ${name}; New starts on ${next}.`;
   }
 
   _build() {
@@ -68,9 +86,11 @@ export class ChatPanel extends Widget {
     this.saveButton = button("Save", "Save the conversation as a Loom thread", () => this.save(), "loom-ChatSave");
     this.insertButton = button("Insert", "Insert the conversation into the active notebook as a Markdown cell", () => this.insertIntoNotebook(), "loom-ChatInsert");
     this.status = h("div", { class: "loom-ChatStatus", role: "status" });
+    this.connectionLine = h("div", { class: "loom-ChatConnection", hidden: true });
     this.node.append(
       h("header", { class: "loom-Header" }, h("h2", { text: "Loom chat" }),
         button("New", "Start a new conversation", () => this.reset(), "loom-ChatNew")),
+      this.connectionLine,
       h("div", { class: "loom-ChatSettings" }, this.provider, this.model),
       h("div", { class: "loom-ChatThreads" }, this.threadList,
         button("↻", "Refresh the thread list", () => this.loadThreads(), "jp-mod-minimal")),
@@ -86,14 +106,18 @@ export class ChatPanel extends Widget {
   }
 
   // -- the conversation --------------------------------------------------------------------
-  reset() {
+  /** A new conversation, on `api` (the current connection's unless given). */
+  reset(api = this.connections.api()) {
     if (this._abort) this._abort.abort();
+    if (api !== this.api) this.threadList.replaceChildren(); // another server's threads
+    this.api = api;
     this.turns = [];
     this.saved = 0;
     this.thread = null;
     this.log.replaceChildren();
     this.threadList.value = "";
     this.say("");
+    this._showConnection();
   }
 
   _show(turn) {
@@ -232,7 +256,7 @@ export class ChatPanel extends Widget {
   async open(id) {
     try {
       const thread = await this.api.thread(id);
-      this.reset();
+      this.reset(this.api);
       this.thread = thread;
       this.turns = ((thread.conversation || {}).messages || [])
         .filter((m) => (m.role === "user" || m.role === "assistant") && typeof m.content === "string")
@@ -259,6 +283,7 @@ export class ChatPanel extends Widget {
 
   dispose() {
     if (this._abort) this._abort.abort();
+    this._unfollow();
     super.dispose();
   }
 }

@@ -8,8 +8,8 @@ import { ISettingRegistry } from "@jupyterlab/settingregistry";
 import { IStatusBar } from "@jupyterlab/statusbar";
 import { LabIcon } from "@jupyterlab/ui-components";
 import { Widget } from "@lumino/widgets";
-import { LoomApi } from "./api.js";
 import { ChatPanel } from "./chat.js";
+import { Connections, DEFAULT } from "./connections.js";
 import { LogViewer } from "./logs.js";
 import { WeaverPoll } from "./poll.js";
 import { LoomSidebar } from "./sidebar.js";
@@ -61,9 +61,10 @@ class RunningCount extends Widget {
     this.node.addEventListener("click", onClick);
     this.node.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && onClick());
     this._unsubscribe = poll.subscribe((p) => {
-      const text = p.error ? "Loom: ?" : `Loom: ${p.running} running`;
+      const text = p.blocked ? `Loom: ${p.blocked.short}` : p.error ? "Loom: ?" : `Loom: ${p.running} running`;
       this.node.textContent = text;
-      this.node.title = p.error ? `Loom: ${p.error.message}` : `${p.running} running weavers (of ${p.weavers.length}); click for the Loom panel`;
+      this.node.title = p.blocked ? `Loom: ${p.blocked.message}` : p.error ? `Loom: ${p.error.message}`
+        : `${p.running} running weavers (of ${p.weavers.length}); click for the Loom panel`;
       this.node.setAttribute("aria-label", this.node.title);
     });
   }
@@ -99,21 +100,23 @@ async function loadSettings(registry, apply) {
   }
 }
 
+/** The tab of a weaver's logs or terminal: one per weaver and connection. */
+export function tabId(kind, { id, connection = DEFAULT }) {
+  return connection === DEFAULT ? `loom-${kind}-${id}` : `loom-${kind}-${connection}-${id}`;
+}
+
 function activate(app, shell, palette, restorer, registry, statusBar, notebooks) {
-  const api = new LoomApi(app.serviceManager.serverSettings);
+  const connections = new Connections(app.serviceManager.serverSettings);
   let current = { ...DEFAULTS };
   const settings = () => current;
-  const poll = new WeaverPoll(api, current.pollInterval);
+  const poll = new WeaverPoll(connections.api(), current.pollInterval);
+  poll.blocked = { short: "…", message: "Checking the connection…" }; // until the sidebar knows
   const { commands } = app;
 
-  const sidebar = new LoomSidebar({ api, poll, settings, commands, icon: loomIcon });
+  const sidebar = new LoomSidebar({ connections, poll, settings, commands, icon: loomIcon });
   shell.add(sidebar, "left", { rank: 650 });
-  const chat = new ChatPanel({ api, settings, icon: chatIcon, insert: insertMarkdown(notebooks) });
+  const chat = new ChatPanel({ connections, settings, icon: chatIcon, insert: insertMarkdown(notebooks) });
   shell.add(chat, "right", { rank: 650 });
-  if (restorer) {
-    restorer.add(sidebar, "loom-sidebar");
-    restorer.add(chat, "loom-chat");
-  }
 
   loadSettings(registry, (next) => {
     const previous = current;
@@ -123,9 +126,12 @@ function activate(app, shell, palette, restorer, registry, statusBar, notebooks)
     chat.settingsChanged(previous, next);
   });
 
-  const tracker = new WidgetTracker({ namespace: "loom-tabs" });
-  const openTab = (id, make, args) => {
-    const existing = tracker.find((w) => w.id === id);
+  // Log and terminal tabs: one tracker each, so the layout restorer reopens them after a reload.
+  const trackers = { logs: new WidgetTracker({ namespace: "loom-logs" }), terminal: new WidgetTracker({ namespace: "loom-terminal" }) };
+  const findTab = (id) => trackers.logs.find((w) => w.id === id) || trackers.terminal.find((w) => w.id === id);
+  const openTab = (kind, args, make) => {
+    const id = tabId(kind, args);
+    const existing = findTab(id);
     if (existing) {
       shell.activateById(existing.id);
       return existing;
@@ -136,15 +142,24 @@ function activate(app, shell, palette, restorer, registry, statusBar, notebooks)
     widget.title.label = content.title.label;
     widget.title.caption = content.title.caption;
     widget.title.icon = loomIcon;
-    tracker.add(widget);
+    trackers[kind].add(widget);
     // A weaver's logs and terminal open side by side: the second one splits off the first.
-    const partner = args.partner && tracker.find((w) => w.id === args.partner);
+    const partner = findTab(tabId(kind === "logs" ? "terminal" : "logs", args));
     const mode = args.mode || (partner ? "split-right" : "tab-after");
     shell.add(widget, "main", { mode, ref: partner ? partner.id : undefined });
     shell.activateById(widget.id);
     return widget;
   };
+  if (restorer) {
+    restorer.add(sidebar, "loom-sidebar");
+    restorer.add(chat, "loom-chat");
+    const tabArgs = (widget) => ({ id: widget.content.weaverId, connection: widget.content.connection });
+    restorer.restore(trackers.logs, { command: COMMANDS.openLogs, args: tabArgs, name: (w) => w.id });
+    restorer.restore(trackers.terminal, { command: COMMANDS.openTerminal, args: tabArgs, name: (w) => w.id });
+  }
+
   const weaverArg = { type: "object", properties: { id: { type: "string", description: "the weaver id" },
+    connection: { type: "string", description: "the connection it runs on (default: default)" },
     mode: { type: "string", description: "where the tab goes: tab-after, split-right, split-bottom…" } }, required: ["id"] };
 
   commands.addCommand(COMMANDS.showPanel, {
@@ -165,15 +180,15 @@ function activate(app, shell, palette, restorer, registry, statusBar, notebooks)
     label: (args) => (args.id ? `Loom: Logs of ${String(args.id).slice(0, 8)}` : "Loom: Open Weaver Logs"),
     describedBy: { args: weaverArg },
     isEnabled: (args) => !!args.id,
-    execute: (args) => openTab(`loom-logs-${args.id}`, () => new LogViewer({ api, poll, weaverId: args.id }),
-      { partner: `loom-terminal-${args.id}`, ...args }),
+    execute: (args) => openTab("logs", args,
+      () => new LogViewer({ connections, poll, weaverId: args.id, connection: args.connection || DEFAULT })),
   });
   commands.addCommand(COMMANDS.openTerminal, {
     label: (args) => (args.id ? `Loom: Terminal of ${String(args.id).slice(0, 8)}` : "Loom: Open Weaver Terminal"),
     describedBy: { args: weaverArg },
     isEnabled: (args) => !!args.id,
-    execute: (args) => openTab(`loom-terminal-${args.id}`, () => new WeaverTerminal({ api, weaverId: args.id }),
-      { partner: `loom-logs-${args.id}`, ...args }),
+    execute: (args) => openTab("terminal", args,
+      () => new WeaverTerminal({ connections, weaverId: args.id, connection: args.connection || DEFAULT })),
   });
   commands.addCommand(COMMANDS.openChat, {
     label: "Loom: Open Chat", icon: chatIcon, execute: () => shell.activateById(chat.id),

@@ -7,7 +7,7 @@ import { h, shortId } from "./format.js";
 export const LINE_HEIGHT = 18; // px: .loom-LogLine's height in style/index.css
 const MAX_LINES = 250_000; // older lines are dropped beyond this
 const OVERSCAN = 20;
-const FIRST_TAIL = 5000;
+const FIRST_TAIL = 100_000; // a tab opens on (up to) the last 100k lines: the whole log, usually
 const RETRY_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) /;
 const ENDED = new Set(["succeeded", "failed", "terminating"]);
@@ -74,11 +74,13 @@ export class LogLines {
 }
 
 export class LogViewer extends Widget {
-  constructor({ api, poll, weaverId }) {
+  /** A weaver's log on `connection` (its name; the tab keeps it when the sidebar switches). */
+  constructor({ connections, poll, weaverId, connection = "default" }) {
     super();
-    this.api = api;
+    this.api = connections.api(connection);
     this.poll = poll;
     this.weaverId = weaverId;
+    this.connection = connection;
     this.addClass("loom-LogViewer");
     this.title.label = `Logs ${shortId(weaverId)}`;
     this.title.caption = `Logs of weaver ${weaverId}`;
@@ -154,8 +156,16 @@ export class LogViewer extends Widget {
     }
   }
 
-  /** Gone, or done: asked of the shared poll (no request of our own, no 404 to log). */
+  /** Gone, or done: asked of the shared poll when it polls our connection (no request of
+   * our own, no 404 to log), else of the weaver's own route. */
   async _weaverEnded() {
+    if (this.poll.api !== this.api || this.poll.blocked) {
+      try {
+        return ENDED.has((await this.api.weaver(this.weaverId)).status);
+      } catch (exc) {
+        return exc.status === 404; // gone; anything else: unknown, keep trying
+      }
+    }
     await this.poll.refresh();
     if (this.poll.error) return false; // unknown: keep trying
     const weaver = this.poll.weavers.find((w) => w.id === this.weaverId);
@@ -197,9 +207,10 @@ export class LogViewer extends Widget {
     const count = this._count();
     this.spacer.style.height = `${count * LINE_HEIGHT}px`;
     if (this.follow && !this.paused) this.viewport.scrollTop = this.viewport.scrollHeight;
-    const top = this.viewport.scrollTop;
-    const first = Math.max(0, Math.floor(top / LINE_HEIGHT) - OVERSCAN);
-    const last = Math.min(count, Math.ceil((top + this.viewport.clientHeight) / LINE_HEIGHT) + OVERSCAN);
+    // the scroll position may still be the one of a longer list (a search just narrowed it)
+    const top = Math.min(this.viewport.scrollTop, Math.max(0, count * LINE_HEIGHT - this.viewport.clientHeight));
+    const first = Math.min(count, Math.max(0, Math.floor(top / LINE_HEIGHT) - OVERSCAN));
+    const last = Math.max(first, Math.min(count, Math.ceil((top + this.viewport.clientHeight) / LINE_HEIGHT) + OVERSCAN));
     if (!force && this._drawn && this._drawn.first === first && this._drawn.last === last && this._drawn.count === count) return;
     this._drawn = { first, last, count };
     this.rows.style.transform = `translateY(${first * LINE_HEIGHT}px)`;

@@ -17,10 +17,10 @@ function describeCredential(credential) {
 }
 
 export class LoomSidebar extends Widget {
-  /** `options`: {api, poll, settings() -> current settings, commands} */
-  constructor({ api, poll, settings, commands, icon }) {
+  /** `options`: {connections, poll, settings() -> current settings, commands, icon} */
+  constructor({ connections, poll, settings, commands, icon }) {
     super();
-    this.api = api;
+    this.connections = connections;
     this.poll = poll;
     this.settings = settings;
     this.commands = commands;
@@ -31,9 +31,16 @@ export class LoomSidebar extends Widget {
     this.selected = new Set();
     this.rows = new Map();
     this._signinTimer = null;
+    this._accountRun = 0;
     this._build();
     this._unsubscribe = poll.subscribe(() => this._renderWeavers());
+    this._unfollow = connections.subscribe((_, switched) => switched && this._connectionSwitched());
     this.refreshAccount();
+  }
+
+  /** The current connection's routes. */
+  get api() {
+    return this.connections.api();
   }
 
   // -- layout ------------------------------------------------------------------------------
@@ -105,37 +112,80 @@ export class LoomSidebar extends Widget {
   }
 
   // -- account: connections and sign-in --------------------------------------------------
+  /** The connections, the current one's sign-in; the poll asks only a signed-in connection. */
   async refreshAccount() {
     clearTimeout(this._signinTimer);
-    let connections = null;
+    const run = ++this._accountRun;
+    const problems = [];
     let signin = null;
     let status = null;
-    const problems = [];
+    try {
+      await this.connections.refresh();
+    } catch (exc) {
+      problems.push(exc.message);
+    }
+    const api = this.api;
+    const info = this.connections.info;
     await Promise.all([
-      this.api.connections().then((c) => (connections = c), (e) => problems.push(e.message)),
-      this.api.signin().then((s) => (signin = s), (e) => problems.push(e.message)),
-      this.api.status().then((s) => (status = s), () => null),
+      info.kind === "loom" ? api.signin().then((s) => (signin = s), (e) => problems.push(e.message)) : null,
+      this.connections.list ? null : api.status().then((s) => (status = s), () => null),
     ]);
-    if (this.isDisposed) return;
-    this._renderAccount(connections, signin, status, problems);
+    if (this.isDisposed || run !== this._accountRun) return;
+    this._renderAccount(signin, status, problems);
+    const signedIn = signin ? signin.state === "signed_in" : this.connections.usable;
+    this.poll.use(api, signedIn ? null : { short: "signed out", message: `Sign in to ${this._connectionName()} to see its weavers.` });
     if (signin && signin.state === "pending") this._signinTimer = setTimeout(() => this.refreshAccount(), SIGNIN_POLL_MS);
   }
 
-  _renderAccount(connections, signin, status, problems) {
+  _connectionName() {
+    const list = this.connections.list;
+    return list && list.length > 1 ? `connection ${this.connections.current}` : "Loom";
+  }
+
+  _renderAccount(signin, status, problems) {
     const box = this.accountBox;
     box.replaceChildren();
-    const list = connections && connections.length ? connections : [{
-      name: "default", title: "Loom", url: (signin && signin.url) || (status && status.url) || "(not configured)", default: true,
+    const current = this.connections.current;
+    const list = this.connections.list && this.connections.list.length ? this.connections.list : [{
+      name: current, kind: "loom", title: "Loom", url: (signin && signin.url) || (status && status.url) || "(not configured)",
+      default: current === "default",
       signed_in: !!(status ? status.credential : signin && signin.credential),
       credential: (signin && signin.credential) || (status && status.credential_source),
     }];
-    box.append(h("ul", { class: "loom-Connections", "aria-label": "Loom connections" }, list.map((c) =>
-      h("li", { class: "loom-Connection", "data-connection": c.name, "data-signed-in": String(!!c.signed_in) },
-        h("span", { class: "loom-ConnectionName", text: `${c.title || c.name}${c.default ? " (default)" : ""}` }),
-        h("span", { class: "loom-ConnectionUrl", text: c.url || "" }),
-        h("span", { class: "loom-ConnectionState", text: c.signed_in ? `signed in: ${describeCredential(c.credential)}` : "signed out" })))));
+    box.append(h("ul", { class: "loom-Connections", "aria-label": "Loom connections" }, list.map((c) => this._connectionRow(c, signin))));
     if (signin) box.append(this._signinView(signin));
     if (problems.length) box.append(h("div", { class: "loom-Problem", role: "alert", text: problems.join(" ") }));
+  }
+
+  _connectionRow(c, signin) {
+    const isCurrent = c.name === this.connections.current;
+    // the current connection's sign-in state is fresher than the list's
+    const signedIn = isCurrent && signin ? signin.state === "signed_in" : !!c.signed_in;
+    const credential = isCurrent && signin && signin.credential ? signin.credential : c.credential;
+    const kindTitle = c.title && c.title !== c.name ? ` · ${c.title}` : "";
+    const row = h("li", { class: "loom-Connection", "data-connection": c.name, "data-kind": c.kind || "loom",
+      "data-signed-in": String(signedIn), "data-current": String(isCurrent), "aria-current": isCurrent ? "true" : null },
+      h("span", { class: "loom-ConnectionName", text: `${c.name}${kindTitle}${c.default && c.name !== "default" ? " (default)" : ""}` }),
+      h("span", { class: "loom-ConnectionUrl", text: c.url || "" }),
+      h("span", { class: "loom-ConnectionState", text: signedIn ? `signed in: ${describeCredential(credential)}` : "signed out" }));
+    if (isCurrent && this.connections.list && this.connections.list.length > 1) {
+      row.append(h("span", { class: "loom-ConnectionCurrent", text: "in use" }));
+    } else if (!isCurrent && (c.kind || "loom") === "loom") {
+      row.append(h("button", { class: "jp-mod-styled jp-mod-minimal loom-UseConnection", text: "Use",
+        "aria-label": `Use connection ${c.name}`, onclick: () => this.connections.select(c.name) }));
+    }
+    return row;
+  }
+
+  /** Another connection was chosen: its weavers, its organizations, its sign-in. */
+  _connectionSwitched() {
+    this.selected.clear();
+    for (const row of this.rows.values()) row.remove();
+    this.rows.clear();
+    this._orgsLoaded = false;
+    this.fields.org.replaceChildren();
+    this.say("");
+    this.refreshAccount();
   }
 
   _signinView(signin) {
@@ -171,13 +221,13 @@ export class LoomSidebar extends Widget {
   }
 
   async _signOut() {
+    this.poll.use(this.api, { short: "signing out", message: "Signing out…" }); // no request of the poll may race the sign-out (a 401)
     try {
       await this.api.signOut();
     } catch (exc) {
       this.say(`Sign-out failed: ${exc.message}`, "error");
     }
     await this.refreshAccount();
-    this.poll.refresh();
   }
 
   // -- the weaver list ---------------------------------------------------------------------
@@ -212,21 +262,24 @@ export class LoomSidebar extends Widget {
       if (row !== expected) this.tbody.insertBefore(row, expected);
       previous = row;
     }
-    this.empty.hidden = shown.length > 0;
+    this.empty.hidden = shown.length > 0 || !!poll.blocked;
     this.empty.textContent = poll.weavers.length ? "No weaver matches the filters." : "No weavers yet.";
+    const list = this.connections.list;
+    const on = list && list.length > 1 ? `${this.connections.current}: ` : "";
     const error = poll.error ? ` Could not refresh: ${poll.error.message}` : "";
-    this.summary.textContent = `${poll.running} running, ${poll.weavers.length} in all` +
+    this.summary.textContent = poll.blocked ? poll.blocked.message : `${on}${poll.running} running, ${poll.weavers.length} in all` +
       (shown.length !== poll.weavers.length ? ` (${shown.length} shown)` : "") + "." + error;
-    this.summary.dataset.kind = poll.error ? "error" : "info";
+    this.summary.dataset.kind = poll.error ? "error" : poll.blocked ? "blocked" : "info";
     this._syncSelection();
   }
 
   _newRow(weaver) {
     const id = weaver.id;
+    const connection = this.connections.current; // rows are rebuilt when it changes
     const check = h("input", { type: "checkbox", "aria-label": `Select weaver ${id}`,
       onchange: () => { check.checked ? this.selected.add(id) : this.selected.delete(id); this._syncSelection(); } });
     const button = (text, command, label) => h("button", { class: "jp-mod-styled jp-mod-minimal loom-RowAction", text,
-      "aria-label": `${label} of weaver ${id}`, onclick: () => this.commands.execute(command, { id }) });
+      "aria-label": `${label} of weaver ${id}`, onclick: () => this.commands.execute(command, { id, connection }) });
     const labels = { image: "image", tags: "tags", age: "age / lifetime", owner: "owner" };
     const cells = ["id", "status", "image", "tags", "age", "owner"].map((name) =>
       h("td", { class: `loom-Cell-${name}`, "data-label": labels[name] }));
@@ -348,6 +401,7 @@ export class LoomSidebar extends Widget {
     if (this.isDisposed) return;
     clearTimeout(this._signinTimer);
     this._unsubscribe();
+    this._unfollow();
     super.dispose();
   }
 }

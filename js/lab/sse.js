@@ -10,21 +10,20 @@ export async function* sseEvents(body) {
       const { value, done } = await reader.read();
       if (done) break;
       buffer += value;
-      let end;
-      while ((end = blockEnd(buffer)) !== null) {
-        const event = parseBlock(buffer.slice(0, end.at));
-        buffer = buffer.slice(end.at + end.length);
+      // one scan of the chunk, one slice per event: no copying of the rest per event
+      const ends = /\r\n\r\n|\n\n|\r\r/g;
+      let start = 0;
+      let match;
+      while ((match = ends.exec(buffer)) !== null) {
+        const event = parseBlock(buffer.slice(start, match.index));
+        start = match.index + match[0].length;
         if (event) yield event;
       }
+      buffer = buffer.slice(start);
     }
   } finally {
     reader.releaseLock();
   }
-}
-
-function blockEnd(text) {
-  const match = /\r\n\r\n|\n\n|\r\r/.exec(text);
-  return match ? { at: match.index, length: match[0].length } : null;
 }
 
 /** One event block; null for a comment-only block (a keep-alive). */

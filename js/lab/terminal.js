@@ -5,9 +5,12 @@ import { mountTerminal, socketLink } from "../src/xterm-session.js";
 import { h, shortId } from "./format.js";
 
 export class WeaverTerminal extends Widget {
-  constructor({ api, weaverId }) {
+  /** A weaver's terminal on `connection` (its name; kept when the sidebar switches). */
+  constructor({ connections, weaverId, connection = "default" }) {
     super();
+    const api = connections.api(connection);
     this.weaverId = weaverId;
+    this.connection = connection;
     this.addClass("loom-TerminalTab");
     this.title.label = `Terminal ${shortId(weaverId)}`;
     this.title.caption = `Terminal of weaver ${weaverId}`;

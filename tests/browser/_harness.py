@@ -46,11 +46,14 @@ def free_port() -> int:
 
 @dataclass
 class JupyterLab:
-    """`jupyter lab` on a free loopback port, pointed at a Loom through LOOM_URL/LOOM_API_KEY."""
+    """`jupyter lab` on a free loopback port, pointed at a Loom through LOOM_URL/LOOM_API_KEY
+    (no LOOM_API_KEY when `loom_key` is empty: the Loom connection then has no credential);
+    `server_config` is written as its jupyter_server_config.json (e.g. named connections)."""
 
     home: Path
     loom_url: str
     loom_key: str = field(repr=False)
+    server_config: dict[str, Any] = field(default_factory=dict, repr=False)
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -85,9 +88,10 @@ class JupyterLab:
             IPYTHONDIR=str(self.home / "ipython"),
             JUPYTER_PLATFORM_DIRS="1",
             LOOM_URL=self.loom_url,
-            LOOM_API_KEY=self.loom_key,
             PYTHONUNBUFFERED="1",
         )
+        if self.loom_key:
+            env["LOOM_API_KEY"] = self.loom_key
         return env
 
     def _write_settings(self) -> None:
@@ -95,6 +99,9 @@ class JupyterLab:
                     / "apputils-extension" / "notification.jupyterlab-settings")
         settings.parent.mkdir(parents=True, exist_ok=True)
         settings.write_text(json.dumps(_NEWS_SETTINGS))
+        if self.server_config:
+            (self.home / "config" / "jupyter_server_config.json").write_text(
+                json.dumps(self.server_config))
         for name in ("data", "runtime", "ipython"):
             (self.home / name).mkdir(exist_ok=True)
         self.root_dir.mkdir(exist_ok=True)
