@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,20 +93,28 @@ def browser_context(chromium: Path, tmp_path_factory: pytest.TempPathFactory) ->
             context.close()
 
 
-@pytest.fixture
-def lab(request: pytest.FixtureRequest, jupyter_lab: JupyterLab, browser_context: Any,
-        loom_server: Any) -> Iterator[Lab]:
-    """A fresh page on the Lab; screenshots and logs are kept when the test fails."""
+@contextmanager
+def page_on(request: pytest.FixtureRequest, jupyter: JupyterLab, browser_context: Any,
+            loom_server: Any) -> Iterator[Lab]:
+    """A fresh page on a Lab; screenshots and logs are kept when the test fails."""
     page = browser_context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
-    wrapped = Lab(page, jupyter_lab)
+    wrapped = Lab(page, jupyter)
     try:
         yield wrapped
     finally:
         if _failed(request.node):
             _save_artifacts(request.node.name, wrapped, loom_server.log_text())
         page.close()
-        jupyter_lab.shutdown_kernels()
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, jupyter_lab: JupyterLab, browser_context: Any,
+        loom_server: Any) -> Iterator[Lab]:
+    """A fresh page on the session's Lab (its kernels shut down afterwards)."""
+    with page_on(request, jupyter_lab, browser_context, loom_server) as wrapped:
+        yield wrapped
+    jupyter_lab.shutdown_kernels()
 
 
 def _failed(item: pytest.Item) -> bool:

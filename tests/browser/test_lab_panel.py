@@ -37,10 +37,10 @@ import pytest
 
 from tests.fixtures.wait import wait_until
 
-from tests.fixtures.loom_server import LocalLoom, start_local_loom
+from tests.fixtures.loom_server import LocalLoom, running_local_loom
 
 from ._harness import JupyterLab, Lab, page_errors
-from .conftest import PAGE_TIMEOUT_MS, _failed, _save_artifacts
+from .conftest import page_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -391,11 +391,8 @@ def test_a_log_of_100k_lines_arrives_whole_without_freezing_the_page(
 @pytest.fixture(scope="module")
 def staging_loom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLoom]:
     """A second local Loom server: the `staging` connection."""
-    server = start_local_loom(tmp_path_factory.mktemp("loom-staging") / "data")
-    try:
+    with running_local_loom(tmp_path_factory.mktemp("loom-staging") / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -427,15 +424,8 @@ def keyless_jupyter(loom_server: LocalLoom, staging_loom: LocalLoom, staging_key
 def keyless(request: pytest.FixtureRequest, keyless_jupyter: JupyterLab, browser_context: Any,
             loom_server: LocalLoom) -> Iterator[Lab]:
     """A fresh page on the keyless Lab (artifacts kept on failure, as for `lab`)."""
-    page = browser_context.new_page()
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
-    wrapped = Lab(page, keyless_jupyter)
-    try:
+    with page_on(request, keyless_jupyter, browser_context, loom_server) as wrapped:
         yield wrapped
-    finally:
-        if _failed(request.node):
-            _save_artifacts(request.node.name, wrapped, loom_server.log_text())
-        page.close()
 
 
 def _use(sidebar: Any, name: str) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from tests.fixtures.loom_server import LocalLoom, start_local_loom
+from tests.fixtures.loom_server import LocalLoom, running_local_loom
 from tests.fixtures.wait import async_wait_until
 from tests.local.llm_standin import StandIn
 
@@ -61,11 +61,8 @@ def loom(standin: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "OPENAI_BASE_URL": standin.url + "/openai/v1",
         "LOOM_LOCAL_LLM_TIMEOUT": "1",  # the `stall` model answers after 3 s
     }
-    server = start_local_loom(tmp_path_factory.mktemp("forwarding") / "data", env=env)
-    try:
+    with running_local_loom(tmp_path_factory.mktemp("forwarding") / "data", env=env) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def assert_no_key(text: str) -> None:

@@ -24,7 +24,7 @@ from loom_jupyter.client import Loom
 from loom_jupyter.magics._errors import ArgumentsError
 from loom_jupyter.magics.commands.connections import take_connection
 from tests.fixtures.jupyter import LoomProxy
-from tests.fixtures.loom_server import LocalLoom, start_local_loom
+from tests.fixtures.loom_server import LocalLoom, running_local_loom
 from tests.fixtures.wait import wait_until
 from tests.standins.fixtures import *  # noqa: F403 - the stand-in fixtures, by name
 from tests.standins.loom_v1 import LoomV1StandIn
@@ -81,11 +81,8 @@ def staging(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalLoo
     if not getattr(request, "param", False):
         yield None
         return
-    server = start_local_loom(tmp_path / "staging-data")
-    try:
+    with running_local_loom(tmp_path / "staging-data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.loom_server import LocalLoom, start_local_loom
+from tests.fixtures.loom_server import LocalLoom, running_local_loom
 
 from .faultproxy import FaultProxy
 
@@ -27,11 +27,8 @@ IMAGE = "python:3.12"
 @pytest.fixture(scope="package")
 def rel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLoom]:
     """A local Loom for this package only: other suites' deletions never change our counts."""
-    server = start_local_loom(tmp_path_factory.mktemp("loom-reliability") / "data")
-    try:
+    with running_local_loom(tmp_path_factory.mktemp("loom-reliability") / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="package")

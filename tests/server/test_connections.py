@@ -22,7 +22,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.fixtures.jupyter import LoomProxy
-from tests.fixtures.loom_server import LocalLoom, start_local_loom
+from tests.fixtures.loom_server import LocalLoom, running_local_loom
 from tests.standins.fixtures import *  # noqa: F403 - the stand-in fixtures, by name
 from tests.standins.loom_v1 import LoomV1StandIn
 from tests.standins.nodeloom import NodeLoomStandIn
@@ -48,11 +48,8 @@ BAD_ENTRIES: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLoom]:
-    server = start_local_loom(tmp_path_factory.mktemp("loom-staging") / "data")
-    try:
+    with running_local_loom(tmp_path_factory.mktemp("loom-staging") / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
