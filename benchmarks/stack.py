@@ -4,6 +4,8 @@
 - ours:   `jupyter server` with the loom_jupyter extension only, at `{base_url}loom/`.
 - jsp:    `jupyter server` with jupyter-server-proxy only; a named server `loomup` forwards
           `{base_url}loomup/...` to the same Loom and overrides Authorization with the key.
+- floor:  not a path to Loom: `{base_url}api/me` on the "ours" server with the same token, the
+          cheapest authenticated answer Jupyter gives (what a proxy hosted in it cannot go below).
 
 Every child runs in its own process group and is stopped with SIGTERM, then SIGKILL.
 Processes the local server spawned for weavers (its descendants) are remembered and
@@ -40,7 +42,12 @@ _SCRUBBED_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "O
 _OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "notebook", "notebook_shim", "nbclassic",
                      "jupyter_server_terminals", "voila")
 PATHS = ("direct", "ours", "jsp")
-LABELS = {"direct": "direct", "ours": "ours (loom_jupyter)", "jsp": "jupyter-server-proxy"}
+# Not a proxy: Jupyter's own cheapest authenticated handler, on the same server as "ours" and with
+# the same token header, measured beside the small GET (what any handler in Jupyter costs).
+FLOOR = "floor"
+FLOOR_PATH = "/api/me"
+LABELS = {"direct": "direct", "floor": "Jupyter floor (`api/me`)", "ours": "ours (loom_jupyter)",
+          "jsp": "jupyter-server-proxy"}
 
 
 @dataclass
@@ -263,6 +270,10 @@ class Stack:
         _wait_for_jupyter(child, port, token)
         prefix = BASE_URL.rstrip("/") + ("/loom" if which == "ours" else f"/{JSP_NAME}")
         self.routes[which] = Route(which, "127.0.0.1", port, prefix, token, "token")
+        if which == "ours":
+            self.routes[FLOOR] = Route(FLOOR, "127.0.0.1", port, BASE_URL.rstrip("/"), token,
+                                       "token")
+            self.pids[FLOOR] = child.pid
 
     def _jupyter_config(self, which: str) -> str:
         extensions: dict[str, bool] = {name: False for name in _OTHER_EXTENSIONS}
@@ -282,10 +293,11 @@ class Stack:
     def _check_routes(self) -> None:
         """Each path must answer the same small GET with 200 before anything is measured."""
         for route in self.routes.values():
-            resp = httpx.get(route.url("/api/weavers"), headers=route.headers(), timeout=10,
+            path = FLOOR_PATH if route.name == FLOOR else "/api/weavers"
+            resp = httpx.get(route.url(path), headers=route.headers(), timeout=10,
                              trust_env=False)
             if resp.status_code != 200:
-                raise RuntimeError(f"{route.name}: GET /api/weavers -> {resp.status_code} "
+                raise RuntimeError(f"{route.name}: GET {path} -> {resp.status_code} "
                                    f"{resp.text[:300]}\n{self.logs()}")
         ours, jsp = self.routes["ours"], self.routes["jsp"]
         # The jsp server must not serve our extension (and vice versa): one proxy each.

@@ -37,6 +37,10 @@ class Metric:
     higher_is_better: bool
     samples: dict[str, list[float]] = field(default_factory=dict)
     note: str = ""
+    own_cost: bool = False  # a time or CPU where "ours − floor − direct" means something
+
+    def measured(self, path: str) -> bool:
+        return bool(self.samples.get(path))
 
     def add(self, path: str, value: float) -> None:
         self.samples.setdefault(path, []).append(value)
@@ -50,6 +54,12 @@ class Metric:
             return math.nan
         return a / b
 
+    def own(self) -> float:
+        """What the proxy itself adds: ours minus Jupyter's floor minus the direct request."""
+        if not self.own_cost:
+            return math.nan
+        return self.value("ours") - self.value("floor") - self.value("direct")
+
 
 class Results:
     """Metrics in the order suites created them, plus free-text notes and failures."""
@@ -60,9 +70,10 @@ class Results:
         self.failures: list[str] = []
 
     def metric(self, key: str, section: str, name: str, unit: str,
-               higher_is_better: bool = False, note: str = "") -> Metric:
+               higher_is_better: bool = False, note: str = "", own_cost: bool = False) -> Metric:
         if key not in self.metrics:
-            self.metrics[key] = Metric(key, section, name, unit, higher_is_better, note=note)
+            self.metrics[key] = Metric(key, section, name, unit, higher_is_better, note=note,
+                                       own_cost=own_cost)
         return self.metrics[key]
 
     def get(self, key: str, path: str) -> float:

@@ -5,10 +5,11 @@ import asyncio
 import re
 import sys
 import textwrap
+import time
 
 from .context import Bench
-from .rawhttp import SSEStats, read_sse
-from .stack import Route
+from .rawhttp import Connection, SSEStats, read_sse
+from .stack import FLOOR, FLOOR_PATH, Route
 from .stats import percentile, rotation
 
 SECTION = "2. SSE weaver log stream"
@@ -79,16 +80,36 @@ def _replay_throughput(bench: Bench, weaver_id: str) -> None:
 
 
 def _first_event(bench: Bench, weaver_id: str) -> None:
-    """Fresh connection to first `data:` event (tail=10 of a finished weaver)."""
+    """Fresh connection to first `data:` event (tail=10 of a finished weaver); for the floor,
+    a fresh connection to Jupyter's whole `api/me` answer, in the same rotation."""
     results = bench.results
-    ttfe = results.metric("sse.ttfe", SECTION, "time to first event (new connection), p50", "ms")
-    samples: dict[str, list[float]] = {p: [] for p in bench.paths}
+    ttfe = results.metric("sse.ttfe", SECTION, "time to first event (new connection), p50", "ms",
+                          own_cost=True, note="floor: a new connection to the whole answer of "
+                          "Jupyter's `api/me`")
+    paths = ("direct", FLOOR, "ours", "jsp")
+    samples: dict[str, list[float]] = {p: [] for p in paths}
     for rep in range(bench.sizes.ttfe_reps):
-        for name in rotation(bench.paths, rep):
+        for name in rotation(paths, rep):
+            if name == FLOOR:
+                samples[name].append(asyncio.run(_fresh_get(bench.routes[name], FLOOR_PATH)))
+                continue
             stats = stream(bench.routes[name], weaver_id, 10)
             samples[name].append((stats.ttfe or float("nan")) * 1e3)
     for name, values in samples.items():
         ttfe.add(name, percentile(values, 50))
+
+
+async def _fresh_get(route: Route, path: str) -> float:
+    """ms from opening a connection to the end of one GET's answer."""
+    started = time.perf_counter()
+    conn = await Connection.open(route.host, route.port)
+    try:
+        status, _ = await conn.get(route.target(path), route.headers())
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"{route.name}: GET {path} -> {status}")
+    return (time.perf_counter() - started) * 1e3
 
 
 def _paced(bench: Bench) -> None:

@@ -16,7 +16,7 @@ from .stats import percentile, rotation
 SECTION = "3. Terminal WebSocket (attach)"
 # Every byte typed comes straight back through `cat`; `ready` tells us the weaver is set up
 # (and gives attach some scrollback to replay, which we drain).
-RAW_CAT = "echo ready; stty raw -echo; exec cat"
+RAW_CAT = "stty raw -echo; echo ready; exec cat"
 
 
 async def _open(route: Route, weaver_id: str) -> ClientConnection:
@@ -108,7 +108,9 @@ def run(bench: Bench) -> None:
     bulk = results.metric("ws.bulk", SECTION, f"bulk output (`cat` of {mb:g} MiB)", "MB/s",
                           higher_is_better=True)
     path = make_bulk_file(bench.stack.home, sizes.bulk_bytes)
-    script = f"echo ready; stty raw -echo; head -c 1 >/dev/null; cat {path}; sleep 120"
+    # `ready` only once the terminal is raw: a byte sent before `stty` ran would wait in the
+    # line discipline for a newline that never comes (`head -c 1` would never return).
+    script = f"stty raw -echo; echo ready; head -c 1 >/dev/null; cat {path}; sleep 120"
     for round_no in range(sizes.bulk_rounds):
         for name in rotation(bench.paths, round_no):
             weaver_id = bench.admin.create(["sh", "-c", script])["id"]

@@ -264,8 +264,12 @@ class LoomJupyter(ExtensionApp):
     def upload_slots(self) -> int:
         return self.max_upload_streams or max(1, self.max_connections // 4)
 
+    @property
+    def user_agent(self) -> str:
+        return f"loom-jupyter-proxy/{__version__}"
+
     def make_client(self, connections: int) -> httpx.AsyncClient:
-        """An httpx client for one shard of a connection's pool (see upstream.py)."""
+        """An httpx client for a connection's one-off calls (sign-ins; see upstream.py)."""
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout,
                                   pool=self.connect_timeout),
@@ -274,7 +278,7 @@ class LoomJupyter(ExtensionApp):
             follow_redirects=False,
             trust_env=False,
             cookies=no_cookies(),  # an upstream Set-Cookie must never ride on later requests
-            headers={"User-Agent": f"loom-jupyter-proxy/{__version__}"},
+            headers={"User-Agent": self.user_agent},
         )
 
     def upstream_url(self, path: str, query: str = "", *, scheme: str | None = None) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Protocol
 
 import httpx
 
-__all__ = ["BodyError", "Scrubber", "Secrets", "check_encoding", "content_type", "read_all",
-           "read_prefix", "redact_headers", "relayed_chunks", "scrub_bytes"]
+__all__ = ["BodyError", "Headers", "Scrubber", "Secrets", "UpstreamAnswer", "check_encoding",
+           "content_type", "read_all", "read_prefix", "redact_headers", "relayed_chunks",
+           "scrub_bytes"]
 
 INFLATE_STEP = 64 * 1024  # most bytes one decompression step may produce
 INFLATE_LIMIT = 64 * 1024 * 1024  # most decoded bytes relayed from one compressed answer
@@ -25,7 +27,27 @@ class BodyError(ValueError):
     """An upstream answer the proxy will not relay (before or while relaying it)."""
 
 
-def content_type(headers: httpx.Headers) -> str:
+class Headers(Protocol):
+    """An answer's headers (upstream.Answer's tornado HTTPHeaders, or httpx.Headers)."""
+
+    def get_list(self, name: str) -> list[str]: ...
+
+
+class UpstreamAnswer(Protocol):
+    """An upstream answer whose body is read on demand (upstream.Answer, or httpx.Response)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    def aiter_raw(self) -> AsyncIterator[bytes]: ...
+
+    async def aread(self) -> bytes: ...
+
+
+def content_type(headers: Headers) -> str:
     """The one Content-Type of an answer ('' if none); several different ones are refused."""
     values = {v.strip() for v in headers.get_list("content-type")}
     if len(values) > 1:
@@ -110,7 +132,7 @@ class _Inflater:
             data = self._z.unconsumed_tail
 
 
-def _encoding(headers: httpx.Headers) -> str:
+def _encoding(headers: Headers) -> str:
     codings = [c.strip().lower() for v in headers.get_list("content-encoding")
                for c in v.split(",") if c.strip()]
     codings = [c for c in codings if c != "identity"]
@@ -121,12 +143,12 @@ def _encoding(headers: httpx.Headers) -> str:
     raise BodyError(f"a body encoded as {', '.join(codings)[:60]} (the proxy asked for identity)")
 
 
-def check_encoding(headers: httpx.Headers) -> bool:
+def check_encoding(headers: Headers) -> bool:
     """True when the body needs decoding; raises BodyError for an encoding we do not decode."""
     return bool(_encoding(headers))
 
 
-async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _decoded(response: UpstreamAnswer) -> AsyncIterator[bytes]:
     if not _encoding(response.headers):
         async for chunk in response.aiter_raw():
             yield chunk
@@ -137,7 +159,7 @@ async def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
             yield out
 
 
-async def relayed_chunks(response: httpx.Response, secret: Secrets) -> AsyncIterator[bytes]:
+async def relayed_chunks(response: UpstreamAnswer, secret: Secrets) -> AsyncIterator[bytes]:
     """The body as the browser may see it: decoded within bounds, the credentials replaced."""
     scrubber = Scrubber(secret)
     async for chunk in _decoded(response):
@@ -147,14 +169,14 @@ async def relayed_chunks(response: httpx.Response, secret: Secrets) -> AsyncIter
         yield tail
 
 
-async def read_all(response: httpx.Response, secret: Secrets) -> bytes:
+async def read_all(response: UpstreamAnswer, secret: Secrets) -> bytes:
     """A small body in one piece (the caller checked its length), decoded and scrubbed."""
     if _encoding(response.headers):
         return b"".join([chunk async for chunk in relayed_chunks(response, secret)])
     return scrub_bytes(await response.aread(), secret)  # identity: nothing to inflate
 
 
-async def read_prefix(response: httpx.Response, secret: Secrets, limit: int) -> bytes:
+async def read_prefix(response: UpstreamAnswer, secret: Secrets, limit: int) -> bytes:
     """At most about `limit` bytes of the body (to quote in an error), decoded and scrubbed."""
     parts: list[bytes] = []
     size = 0

@@ -7,6 +7,7 @@ Every connection is reached at `{base_url}loom/connections/NAME/<path>` with the
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT", "Connection", "DefaultConnection", "join_url"]
 
 DEFAULT = "default"
+
+
+# A path and query with nothing httpx.URL would re-encode: joined to a cached root by hand.
+_PLAIN = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
 
 
 def join_url(base_url: str, path: str, query: str = "", *, scheme: str | None = None) -> str:
@@ -50,6 +55,8 @@ class Connection:
         self.signin: DeviceSignIn | None = DeviceSignIn(self) if kind.name == "loom" else None
         self._upstream: Upstream | None = None
         self._sdks: dict[bool, AsyncLoom] = {}
+        self._shown = ("", "")  # (url, display_url(url)): parsed once, not per request
+        self._root = ("", "")  # (url, join_url(url, "/") without its last slash)
 
     def __repr__(self) -> str:
         return f"Connection({self.name!r}, {self.kind.name!r}, {self.display_url!r})"
@@ -61,7 +68,10 @@ class Connection:
 
     @property
     def display_url(self) -> str:
-        return display_url(self.url)
+        url = self.url
+        if self._shown[0] != url:
+            self._shown = (url, display_url(url))
+        return self._shown[1]
 
     @property
     def configured(self) -> bool:
@@ -139,13 +149,22 @@ class Connection:
     # -- talking to it ----------------------------------------------------------------------
     @property
     def upstream(self) -> Upstream:
-        """Pooled connections to this upstream, in small shards (see upstream.py)."""
+        """Kept-alive connections to this upstream (see upstream.py)."""
         if self._upstream is None:
-            self._upstream = Upstream(self.app.make_client, self.app.max_connections)
+            app = self.app
+            self._upstream = Upstream(app.make_client, app.max_connections,
+                                      connect_timeout=app.connect_timeout,
+                                      read_timeout=app.read_timeout, user_agent=app.user_agent)
         return self._upstream
 
     def upstream_url(self, path: str, query: str = "", *, scheme: str | None = None) -> str:
-        return join_url(self.url, path, query, scheme=scheme)
+        url = self.url
+        if scheme is not None or not (path.startswith("/") and _PLAIN.fullmatch(path)
+                                      and _PLAIN.fullmatch(query)):
+            return join_url(url, path, query, scheme=scheme)
+        if self._root[0] != url:
+            self._root = (url, join_url(url, "/")[:-1])
+        return self._root[1] + path + ("?" + query if query else "")
 
     @property
     def loom_client(self) -> AsyncLoom:

@@ -18,7 +18,7 @@ from websockets.http11 import Response as WsResponse
 from ..client._problems import scrub, scrub_data
 from ..client._ws import redirect_refusal
 from .base import ProxyError
-from .bodies import BodyError, Secrets, read_prefix
+from .bodies import BodyError, Secrets, UpstreamAnswer, read_prefix
 
 __all__ = ["display_url", "upstream_errors", "wrap_non_json"]
 
@@ -66,7 +66,7 @@ def transport_error(exc: httpx.HTTPError, url: str,
                       f"running, and is {setting} right?", loom_url=url)
 
 
-async def wrap_non_json(response: httpx.Response, url: str, secret: Secrets,
+async def wrap_non_json(response: UpstreamAnswer, url: str, secret: Secrets,
                         ctype: str) -> ProxyError:
     """A body that is neither JSON nor SSE never reaches the browser as-is (it could be HTML)."""
     raw = await read_prefix(response, secret, MAX_WRAPPED * 4)

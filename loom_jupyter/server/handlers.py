@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from tornado.iostream import StreamClosedError
 from .base import LoomAuthMixin, ProxyError, safe_path
 from .connconfig import NAME
 from .bodies import BodyError, check_encoding, content_type, read_all, redact_headers, relayed_chunks
+from .upstream import Answer
 from .errors import upstream_errors, wrap_non_json
 from .headers import request_headers, response_headers
 from .signin import SignInHandler
@@ -65,7 +67,7 @@ class LoomProxyHandler(LoomAuthMixin):
 
     _body_parts: list[bytes] | None = None
     _body_queue: asyncio.Queue[bytes | None] | None = None
-    _sending: asyncio.Future[httpx.Response] | None = None
+    _sending: asyncio.Future[Answer] | None = None
     _pump: asyncio.Future[None] | None = None
     _client_gone = False
     _body_timer: object | None = None
@@ -188,7 +190,7 @@ class LoomProxyHandler(LoomAuthMixin):
             yield chunk
 
     # -- upstream ---------------------------------------------------------------------------
-    async def _send(self, content: bytes | AsyncIterator[bytes] | None) -> httpx.Response:
+    async def _send(self, content: bytes | AsyncIterator[bytes] | None) -> Answer:
         connection = self.connection
         try:
             await connection.prepare()  # a password kind signs in (again) if it must
@@ -208,34 +210,34 @@ class LoomProxyHandler(LoomAuthMixin):
         finally:
             self._release_upload_slot()  # the body is sent (or never will be): Loom answered
 
-    async def _send_once(self, content: bytes | AsyncIterator[bytes] | None) -> httpx.Response:
+    async def _send_once(self, content: bytes | AsyncIterator[bytes] | None) -> Answer:
         connection = self.connection
         headers = [*self._forward_headers, *connection.auth_headers().items()]
         if not isinstance(content, (bytes, type(None))) and self._declared_length is not None:
             # stream it, but let Loom size-check
-            headers = [*headers, ("Content-Length", str(self._declared_length))]
-        request = connection.upstream.build_request(
-            self.request.method or "GET", self._url, headers=headers, content=content)
+            headers.append(("Content-Length", str(self._declared_length)))
+        method = self.request.method or "GET"
+        upstream = connection.upstream
         with self._upstream_errors():
             try:
-                return await connection.upstream.send(request)
+                return await upstream.send(method, self._url, headers, content)
             except _STALE_CONNECTION:
-                if request.method not in _SAFE_TO_RESEND:
+                if method not in _SAFE_TO_RESEND:
                     raise
                 # A kept-alive connection Loom closed just as we reused it: nothing was
                 # answered, and a GET may be sent again, once, on a fresh connection.
-                return await connection.upstream.send(request)
+                return await upstream.send(method, self._url, headers, content, fresh=True)
 
     async def _proxy(self) -> None:
         self._stop_watching_body()
         if self._finished:
             return  # answered already (a stalled body)
-        if self._sending is None:
+        if self._sending is None:  # sent and relayed by one task (cancelled if the caller leaves)
             body = b"".join(self._body_parts) if self._body_parts is not None else None
-            self._sending = asyncio.ensure_future(self._send(body))
+            self._pump = asyncio.ensure_future(self._send_and_relay(body))
         else:
             await self._feed(None)
-        self._pump = asyncio.ensure_future(self._relay(self._sending))
+            self._pump = asyncio.ensure_future(self._relay(self._sending))
         try:
             await self._pump
         except StreamClosedError:
@@ -244,7 +246,10 @@ class LoomProxyHandler(LoomAuthMixin):
             if not self._client_gone:
                 raise
 
-    async def _relay(self, sending: asyncio.Future[httpx.Response]) -> None:
+    async def _send_and_relay(self, body: bytes | None) -> None:
+        await self._relay(self._send(body))
+
+    async def _relay(self, sending: Awaitable[Answer]) -> None:
         response = await sending
         try:
             with self._upstream_errors():
@@ -261,7 +266,7 @@ class LoomProxyHandler(LoomAuthMixin):
                 raise await wrap_non_json(response, self.connection.display_url,
                                           self.loom.all_secrets(), ctype)
             self.set_status(status, responses.get(status, "Unknown"))
-            relayed = response_headers(response.headers.multi_items())
+            relayed = response_headers(response.headers.get_all())
             for name, value in redact_headers(relayed, self.loom.all_secrets()):
                 self.set_header(name, value)
             if ctype:
@@ -277,7 +282,7 @@ class LoomProxyHandler(LoomAuthMixin):
         finally:
             await response.aclose()
 
-    async def _relay_events(self, response: httpx.Response) -> None:
+    async def _relay_events(self, response: Answer) -> None:
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         await self.flush()
@@ -286,7 +291,7 @@ class LoomProxyHandler(LoomAuthMixin):
             await self.flush()  # back-pressure: do not read Loom faster than the browser reads
         self.finish()
 
-    async def _relay_body(self, response: httpx.Response) -> None:
+    async def _relay_body(self, response: Answer) -> None:
         length = response.headers.get("content-length", "")
         if response.status_code in (204, 304):
             self.finish()
@@ -299,7 +304,7 @@ class LoomProxyHandler(LoomAuthMixin):
                 await self.flush()
             self.finish()
 
-    async def _upstream_chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
+    async def _upstream_chunks(self, response: Answer) -> AsyncIterator[bytes]:
         try:
             async for chunk in relayed_chunks(response, self.loom.all_secrets()):
                 yield chunk
@@ -309,6 +314,10 @@ class LoomProxyHandler(LoomAuthMixin):
                 exc, BodyError) else type(exc).__name__)
 
     def _upstream_errors(self) -> AbstractContextManager[None]:
+        """Translate what talking to the upstream raised (worked out only when it raised)."""
+        return _Translated(self)
+
+    def _translator(self) -> AbstractContextManager[None]:
         connection = self.connection
         return upstream_errors(connection.display_url, self.loom.all_secrets(),
                                self.request.path, connection.setting)
@@ -319,19 +328,48 @@ class LoomProxyHandler(LoomAuthMixin):
         for task in (self._pump, self._sending):
             if task is not None and not task.done():
                 task.cancel()
+        self._close_unrelayed()
         super().on_connection_close()
 
     def on_finish(self) -> None:
         self._stop_watching_body()
         if self._sending is not None and not self._sending.done():
             self._sending.cancel()
+        self._close_unrelayed()
         self._release_upload_slot()
         super().on_finish()
+
+    def _close_unrelayed(self) -> None:
+        """An upload's answer that arrived but was never relayed (the relay was cancelled, or
+        the request answered otherwise): close it, or its connection stays counted as busy."""
+        sending = self._sending
+        if sending is not None and sending.done() and not sending.cancelled() \
+                and sending.exception() is None:
+            sending.result().close()
 
     async def get(self, *args: str) -> None:
         await self._proxy()
 
     post = put = patch = delete = get
+
+
+class _Translated:
+    """`errors.upstream_errors` for the handler's upstream, its arguments (the display URL,
+    every secret) gathered only when something was raised: nothing to do on success."""
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: LoomProxyHandler) -> None:
+        self._handler = handler
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if isinstance(exc, Exception):
+            with self._handler._translator():
+                raise exc
 
 
 def _handlers() -> list[tuple[str, type, dict[str, Any]]]:

@@ -17,6 +17,11 @@ SECTIONS = ("1. Small JSON GET", "2. SSE weaver log stream", "3. Terminal WebSoc
             "4. Magics", "5. Log stream resume")
 COLUMNS = ["measurement", "unit", "direct", "ours (loom_jupyter)", "jupyter-server-proxy",
            "ours/direct", "ours/jsp"]
+# Sections that measured Jupyter's floor (`api/me`) show it, and what the proxy adds beyond it.
+FLOOR_COLUMNS = ["measurement", "unit", "direct", "Jupyter floor (`api/me`)",
+                 "ours (loom_jupyter)", "jupyter-server-proxy", "ours − floor − direct",
+                 "ours/direct", "ours/jsp"]
+PATH_COLUMNS = ("direct", "ours (loom_jupyter)", "jupyter-server-proxy")
 _CELL = re.compile(r"^(—|-?[\d,]+(\.\d+)?×?)$")
 
 
@@ -72,21 +77,41 @@ def test_tables_are_well_formed_and_every_path_was_measured(
         smoke_run: tuple[subprocess.CompletedProcess[str], str]) -> None:
     _, report = smoke_run
     tables = _tables(report)
-    results = [t for t in tables if t[0] == COLUMNS]
+    results = [t for t in tables if t[0] in (COLUMNS, FLOOR_COLUMNS)]
     assert len(results) == len(SECTIONS)
     for table in tables:
         width = len(table[0])
         assert all(len(row) == width for row in table), table
         assert all(set(cell) <= set("-:") for cell in table[1]), table[1]
-    measured_by_path = {name: 0 for name in COLUMNS[2:5]}
+    measured_by_path = {name: 0 for name in PATH_COLUMNS}
     for table in results:
         for row in table[2:]:
-            for name, cell in zip(COLUMNS[2:], row[2:], strict=True):
+            for name, cell in zip(table[0][2:], row[2:], strict=True):
                 assert _CELL.match(cell.replace(" ", "")), (row, cell)
                 if name in measured_by_path and cell != "—":
                     measured_by_path[name] += 1
     assert all(count >= 10 for count in measured_by_path.values()), measured_by_path
     targets = next(t for t in tables if t[0] == ["target", "measured", "verdict"])
-    assert len(targets) == 2 + 9
+    assert len(targets) == 2 + 11
     for row in targets[2:]:
         assert row[2] == "met" or row[2].startswith(("missed", "not measured")), row
+
+
+@pytest.mark.timeout(180)
+def test_the_small_get_is_measured_beside_jupyters_floor(
+        smoke_run: tuple[subprocess.CompletedProcess[str], str]) -> None:
+    """Section 1 has the floor column, and the proxy's own cost for its times and CPU."""
+    _, report = smoke_run
+    get = next(t for t in _tables(report) if t[0] == FLOOR_COLUMNS)
+    rows = {row[0].rstrip(" ¹"): dict(zip(FLOOR_COLUMNS, row, strict=True)) for row in get[2:]}
+    for name in ("latency p50, 1 connection", "server CPU per request, 16 connections"):
+        for column in FLOOR_COLUMNS[2:7]:
+            assert rows[name][column] != "—", (name, column)
+    assert rows["throughput, 16 connections"]["Jupyter floor (`api/me`)"] != "—"
+    assert rows["throughput, 16 connections"]["ours − floor − direct"] == "—"
+    floor_cpu = rows["Jupyter process CPU per request, 16 connections"]
+    assert floor_cpu["direct"] == "—" and floor_cpu["Jupyter floor (`api/me`)"] != "—"
+    assert "### 1. Small JSON GET" in report.split("### 2.")[0]
+    targets = next(t for t in _tables(report) if t[0] == ["target", "measured", "verdict"])
+    assert any(row[0].startswith("small GET p50 ≤ floor + direct") and row[2] != "not measured"
+               for row in targets)
