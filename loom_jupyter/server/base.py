@@ -25,6 +25,8 @@ __all__ = ["AUTH_RESOURCE", "LoomAuthMixin", "ProxyError", "json_bytes", "safe_p
 AUTH_RESOURCE = "loom"
 KERNEL_USER = User(username="loom-kernel", name="Kernel (loom proxy token)")
 _TOKEN_HEADER = re.compile(r"token\s+(\S+)\s*$", re.IGNORECASE)
+# An Origin as browsers send it (RFC 6454): "null" or scheme://host[:port], of a sane length.
+_ORIGIN = re.compile(r"null|[a-z][a-z0-9+.-]*://[A-Za-z0-9.\-\[\]:_~%]{1,253}(:\d{1,5})?")
 
 
 class ProxyError(web.HTTPError):
@@ -114,6 +116,14 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
 
     def skip_check_origin(self) -> bool:
         return self.kernel_authenticated or super().skip_check_origin()
+
+    def set_cors_headers(self) -> None:
+        # Jupyter echoes a token-authenticated request's Origin into Access-Control-Allow-Origin
+        # whatever it holds: a 60 KB "origin" would make a response head no client accepts.
+        super().set_cors_headers()
+        allowed = self._headers.get("Access-Control-Allow-Origin")
+        if allowed and allowed != "*" and not _ORIGIN.fullmatch(allowed):
+            self.clear_header("Access-Control-Allow-Origin")
 
     def check_xsrf_cookie(self) -> None:
         if self.kernel_authenticated:

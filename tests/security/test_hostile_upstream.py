@@ -264,6 +264,17 @@ async def test_generated_request_header_values_never_500(loom_proxy: LoomProxy) 
         assert FAKE_KEY.encode() not in head
 
 
+async def test_an_implausible_origin_is_not_echoed_into_the_response_head(
+        loom_proxy: LoomProxy) -> None:
+    # Jupyter echoes a token-authenticated request's Origin as Access-Control-Allow-Origin.
+    for origin, echoed in [(b"http://127.0.0.1:8888", True), (b"v" * 60_000, False),
+                           (b"http://a.example/" + b"x" * 3000, False), (b"null", True)]:
+        status, head = await _first_answer(
+            loom_proxy, _raw_post(loom_proxy, "api/echo", [b"Origin: " + origin]))
+        assert status and len(head) < 8192, (origin[:40], status, len(head))
+        assert (b"Access-Control-Allow-Origin: " + origin + b"\r\n" in head) is echoed, head
+
+
 async def test_generated_upstream_header_values_never_500(loom_proxy: LoomProxy,
                                                           hostile: Hostile) -> None:
     cases = generated(st.tuples(st.sampled_from(RESPONSE_HEADERS), VALUES), 120)
