@@ -60,6 +60,16 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
 
+def _answering(raw: bytes, then_wait: float = 1.0) -> Script:
+    """A script that reads the request, writes `raw` and keeps the connection open a while."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        await asyncio.sleep(then_wait)
+    return answer
+
+
 # -- against the real local Loom ---------------------------------------------------------------
 async def test_a_body_read_to_its_end_gives_the_connection_back(loom_server):
     upstream = _upstream()
@@ -178,13 +188,7 @@ async def test_chunks_are_handed_over_as_they_arrive():
     (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", b""),
 ])
 async def test_answers_with_ambiguous_framing_are_refused(head: bytes, body: bytes):
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(head + body)
-        await writer.drain()
-        await asyncio.sleep(1)
-
-    async with Scripted(answer) as server:
+    async with Scripted(_answering(head + body)) as server:
         upstream = _upstream()
         try:
             with pytest.raises(httpx.RemoteProtocolError):
@@ -195,13 +199,8 @@ async def test_answers_with_ambiguous_framing_are_refused(head: bytes, body: byt
 
 
 async def test_a_bad_chunk_fails_the_body_and_drops_the_connection():
-    async def bad_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n")
-        await writer.drain()
-        await asyncio.sleep(1)
-
-    async with Scripted(bad_chunk) as server:
+    bad_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"
+    async with Scripted(_answering(bad_chunk)) as server:
         upstream = _upstream()
         try:
             answer = await _get(upstream, server.url + "/x")
@@ -213,13 +212,8 @@ async def test_a_bad_chunk_fails_the_body_and_drops_the_connection():
 
 
 async def test_silence_longer_than_the_read_timeout_fails_the_read():
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345")
-        await writer.drain()
-        await asyncio.sleep(5)
-
-    async with Scripted(silent) as server:
+    half = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345"
+    async with Scripted(_answering(half, then_wait=5)) as server:
         upstream = _upstream(read_timeout=0.3)
         try:
             answer = await _get(upstream, server.url + "/x")
