@@ -104,8 +104,11 @@ def _columns(metrics: list[Metric]) -> list[str]:
     return [p for p in (PATHS[0], FLOOR, *PATHS[1:]) if p in PATHS or floor]
 
 
-def _row(metric: Metric, columns: list[str]) -> str:
-    cells = [metric.name + (" ¹" if metric.note else ""), metric.unit]
+_MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
+
+
+def _row(metric: Metric, columns: list[str], mark: str = "") -> str:
+    cells = [metric.name + (f" {mark}" if mark else ""), metric.unit]
     cells += [fmt(metric.value(p)) for p in columns]
     if FLOOR in columns:
         cells.append(fmt(metric.own()))
@@ -126,8 +129,11 @@ def results_tables(results: Results) -> list[str]:
         sections.setdefault(metric.section, []).append(metric)
     for section, metrics in sections.items():
         columns = _columns(metrics)
-        out += [f"### {section}", "", *_head(columns), *(_row(m, columns) for m in metrics), ""]
-        notes = [f"¹ {m.name}: {m.note}" for m in metrics if m.note]
+        noted = [m for m in metrics if m.note]
+        marks = {m.name: _MARKS[i % len(_MARKS)] for i, m in enumerate(noted)}
+        rows = [_row(m, columns, marks.get(m.name, "")) for m in metrics]
+        out += [f"### {section}", "", *_head(columns), *rows, ""]
+        notes = [f"{marks[m.name]} {m.name}: {m.note}" for m in noted]
         if FLOOR in columns:
             notes.append(f"{OWN}: what the proxy itself adds, beyond Jupyter's cheapest "
                          "authenticated answer (`api/me`, same server and token as ours) and "
