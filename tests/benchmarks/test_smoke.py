@@ -103,7 +103,7 @@ def test_the_small_get_is_measured_beside_jupyters_floor(
     """Section 1 has the floor column, and the proxy's own cost for its times and CPU."""
     _, report = smoke_run
     get = next(t for t in _tables(report) if t[0] == FLOOR_COLUMNS)
-    rows = {row[0].rstrip(" ¹"): dict(zip(FLOOR_COLUMNS, row, strict=True)) for row in get[2:]}
+    rows = {row[0].rstrip(" ¹²³⁴⁵⁶⁷⁸⁹"): dict(zip(FLOOR_COLUMNS, row, strict=True)) for row in get[2:]}
     for name in ("latency p50, 1 connection", "server CPU per request, 16 connections"):
         for column in FLOOR_COLUMNS[2:7]:
             assert rows[name][column] != "—", (name, column)
