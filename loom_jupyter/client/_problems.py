@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from ._errors import APIStatusError, ConflictError, RateLimitError, error_class
+from ._settings import PROXY_ERROR_HEADER
 
 _RATE_TEXT = re.compile(r"rate[ _-]?limit", re.IGNORECASE)
 # "retry after 30 seconds", "retry after Some(30) seconds" (Rust Debug of an Option, §5.5).
@@ -106,7 +107,7 @@ def build_error(
     data, text = decode_body(headers, content)
     data, text = scrub_data(data, secrets), scrub(text, secrets)
     code, message = code_and_message(data, text, headers)
-    if dialect is not None and isinstance(data, dict):
+    if dialect is not None and isinstance(data, dict) and PROXY_ERROR_HEADER not in headers:
         own_code, own_message = dialect.error_message(status, data)
         code, message = own_code, own_message or message
     message = " ".join(scrub(message, secrets).split())

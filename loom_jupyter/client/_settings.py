@@ -19,6 +19,9 @@ KEY_ENV = "LOOM_API_KEY"
 KEY_FILE_ENV = "LOOM_API_KEY_FILE"  # read by the server extension only
 CONNECTIONS_ENV = "LOOM_JUPYTER_CONNECTIONS"  # JSON {"NAME": "KIND"} published to kernels
 DEFAULT_CONNECTION = "default"
+# Set by the Jupyter extension on the errors it writes itself (Loom's error shape, whatever the
+# connection's kind), so a client reads them as Loom's, not in the platform's dialect.
+PROXY_ERROR_HEADER = "X-Loom-Proxy-Error"
 CONNECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 

@@ -13,6 +13,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 
+from ..client._settings import PROXY_ERROR_HEADER
 from .connconfig import NAME
 from .paths import UnknownRouteError, UnsafePathError, check_query, is_credential_route, upstream_path
 
@@ -145,7 +146,8 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
 
     def upstream_target(self, *, websocket: bool = False) -> str:
         """The upstream URL this request maps to (paths.py decides, by the connection's kind,
-        what may be forwarded), or refuse."""
+        what may be forwarded), or refuse: a connection with no credential is refused here
+        (401 `not_signed_in`) unless the route is public, so nothing goes upstream."""
         connection, prefix = self._connection_route()
         kind = connection.kind
         if not self.request.path.startswith(prefix):
@@ -167,6 +169,8 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
         if not connection.configured:
             raise ProxyError(503, "not_configured", "No Loom URL is configured: set "
                              "c.LoomJupyter.url or the LOOM_URL environment variable.")
+        if not connection.signed_in and connection.needs_credential(path):
+            raise connection.not_signed_in()  # answered here: nothing goes upstream
         scheme = ("wss" if connection.url.startswith("https") else "ws") if websocket else None
         return connection.upstream_url(path, query, scheme=scheme)
 
@@ -194,6 +198,7 @@ class LoomAuthMixin(ExtensionHandlerMixin, JupyterHandler):
             body = {"error": _code_for(status_code), "message": exc.log_message or reason}
         else:
             body = {"error": "internal_error", "message": "The Loom proxy failed unexpectedly."}
+        self.set_header(PROXY_ERROR_HEADER, body["error"])
         self.log.warning("loom proxy: %s %s -> %s %s", self.request.method,
                          safe_path(self.request.path), status_code, body["error"])
         self.send_json(body, status_code)

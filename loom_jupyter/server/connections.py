@@ -7,18 +7,21 @@ Every connection is reached at `{base_url}loom/connections/NAME/<path>` with the
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ..client import AsyncLoom
+from ..client._settings import KEY_FILE_ENV
 from ..client.kinds import Kind
+from .base import ProxyError
 from .credentials import Credential
 from .errors import display_url
 from .sdk import ServerLoom
 from .signin import DeviceSignIn
-from .sources import CredentialSource, PasswordSource
+from .sources import CredentialSource, PasswordSource, TokenFileSource
 from .upstream import Upstream
 
 if TYPE_CHECKING:
@@ -28,6 +31,11 @@ __all__ = ["DEFAULT", "Connection", "DefaultConnection", "join_url"]
 
 DEFAULT = "default"
 
+
+# Routes a platform answers without any credential (loom-api.md §1.3, §1.5): still forwarded
+# when a connection has none. A kind that signs in with a password adds its login route.
+_PUBLIC = {"loom": re.compile(r"/(?:health|api/auth/(?:providers|device/(?:start|poll)))/?")}
+NOT_SIGNED_IN = "not_signed_in"
 
 # A path and query with nothing httpx.URL would re-encode: joined to a cached root by hand.
 _PLAIN = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
@@ -82,9 +90,14 @@ class Connection:
         return self.kind.title
 
     @property
+    def entry(self) -> str:
+        """Where it is configured (for error messages)."""
+        return f"c.LoomJupyter.connections[{self.name!r}]"
+
+    @property
     def setting(self) -> str:
         """Where its URL is configured (for error messages)."""
-        return f"c.LoomJupyter.connections[{self.name!r}]['url']"
+        return f"{self.entry}['url']"
 
     @property
     def login_hint(self) -> str:
@@ -111,6 +124,33 @@ class Connection:
     def signed_in(self) -> bool:
         """A credential is held, or can be obtained without a person."""
         return self.has_credential or (self.source is not None and self.source.ready)
+
+    def needs_credential(self, path: str) -> bool:
+        """Whether `path` (as paths.upstream_path returns it) is pointless without a credential:
+        every route but the kind's public ones."""
+        public = _PUBLIC.get(self.kind.name)
+        if public is not None and public.fullmatch(path):
+            return False
+        login = self.kind.login
+        return login is None or path.rstrip("/") != login("", "").path
+
+    def not_signed_in(self) -> ProxyError:
+        """The refusal of a request that would reach the upstream with no credential at all:
+        one sentence naming the connection and the next step, never a secret."""
+        name = self.name
+        if isinstance(self.source, PasswordSource):
+            step = f"is not signed in; sign in with {self.login_hint}"
+        elif isinstance(self.source, TokenFileSource):
+            step = (f"has no credential: its token file {self.source.path} does not exist "
+                    f"(the {self.title} app writes it when you sign in there)")
+        elif self.kind.name == "loom":
+            step = f"has no credential: sign in with {self.login_hint}, or {self._key_hint()}"
+        else:
+            step = f"has no credential: configure one in {self.entry}"
+        return ProxyError(401, NOT_SIGNED_IN, f"Connection {name!r} {step}.", connection=name)
+
+    def _key_hint(self) -> str:
+        return f"give it an api_key_file or api_key_env in {self.entry}"
 
     def auth_headers(self) -> dict[str, str]:
         """The only credential that ever leaves this process, and only towards `url`."""
@@ -199,15 +239,17 @@ class Connection:
 
     # -- what anyone may see ---------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        """One row of `GET loom/connections`: never the secret, never userinfo or a query."""
+        """One row of `GET loom/connections` (and of `loom/status`): never the secret, never
+        userinfo or a query; `user` is the person when this server already knows it."""
         row: dict[str, Any] = {
             "name": self.name, "kind": self.kind.name, "title": self.kind.title,
             "url": self.display_url, "default": self.name == DEFAULT,
             "signed_in": self.signed_in, "credential": self.credential_label(),
-            "prefix": self.prefix,
+            "prefix": self.prefix, "user": self.credential.who if self.credential else None,
         }
         if isinstance(self.source, PasswordSource):
             row["username"] = self.source.username
+            row["user"] = row["user"] or (self.source.username if self.signed_in else None)
         return row
 
 
@@ -221,3 +263,10 @@ class DefaultConnection(Connection):
     @property
     def setting(self) -> str:
         return "c.LoomJupyter.url"
+
+    def _key_hint(self) -> str:
+        named = ("c.LoomJupyter.api_key_file" if self.app.api_key_file
+                 else f"${KEY_FILE_ENV}" if os.environ.get(KEY_FILE_ENV) else "")
+        if named:  # a key file was asked for and gave nothing (its path is not shown)
+            return f"fix the key file that {named} names (it is missing, unreadable or empty)"
+        return "configure a key (c.LoomJupyter.api_key_file or $LOOM_API_KEY)"

@@ -1,5 +1,6 @@
-"""`{base_url}loom/status` (the default connection: what it is pointed at, whether Loom answers) and
-`{base_url}loom/connections` (every connection, by name). Neither ever carries a secret."""
+"""`{base_url}loom/status` (the default connection: what it is pointed at, whether Loom answers;
+and every connection's row) and `{base_url}loom/connections` (every connection, by name). Neither
+ever carries a secret, and only the default connection is probed upstream."""
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,10 @@ from ..client import APIStatusError, LoomError
 from .base import LoomAuthMixin
 
 if TYPE_CHECKING:
+    from .app import LoomJupyter
     from .connections import Connection
 
-__all__ = ["ConnectionsHandler", "StatusHandler", "probe"]
+__all__ = ["ConnectionsHandler", "StatusHandler", "connection_rows", "probe"]
 
 PROBE_TIMEOUT = 5.0
 
@@ -25,6 +27,11 @@ async def probe(loom: Connection, timeout: float) -> dict[str, Any]:
         # An HTTP error status still means Loom answered; the class names what went wrong.
         return {"reachable": isinstance(exc, APIStatusError), "error": type(exc).__name__}
     return {"reachable": True, "health": health.status, "version": health.server_version}
+
+
+def connection_rows(app: LoomJupyter) -> list[dict[str, Any]]:
+    """Every connection as `GET loom/connections` lists it (no upstream call: what is held)."""
+    return [c.describe() for c in app.listed_connections()]
 
 
 class StatusHandler(LoomAuthMixin):
@@ -44,6 +51,7 @@ class StatusHandler(LoomAuthMixin):
         }
         if loom.configured and loom.kind.name == "loom":
             report.update(await probe(loom, min(PROBE_TIMEOUT, self.loom.connect_timeout + 1)))
+        report["connections"] = connection_rows(self.loom)
         self.send_json(report)
 
 
@@ -52,4 +60,4 @@ class ConnectionsHandler(LoomAuthMixin):
 
     async def get(self) -> None:
         await self.authorize_loom("read")
-        self.send_json([c.describe() for c in self.loom.listed_connections()])
+        self.send_json(connection_rows(self.loom))

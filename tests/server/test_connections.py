@@ -294,7 +294,7 @@ async def test_a_prompted_password_signs_in_through_the_server(
         out = await c.delete("signin")
         after = await c.get("api/v1/tags")
     assert before["state"] == "signed_out" and before["username"] == V1_USER
-    assert anonymous.status_code == 401  # no credential yet: the platform's own refusal
+    assert anonymous.status_code == 401  # no credential yet: the extension refuses it (not_signed_in)
     assert wrong.status_code == 401 and wrong.json()["error"] == "signin_failed"
     assert "Invalid username or password" in wrong.json()["message"]
     assert right.status_code == 200 and right.json()["state"] == "signed_in"
