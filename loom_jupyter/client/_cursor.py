@@ -4,12 +4,16 @@ Loom's log chunks are not line-aligned, and with `timestamps=true` every line st
 RFC3339Nano timestamp (loom-api.md §4.6). The cursor is the last delivered line's timestamp and
 how many delivered lines carried it: after a reconnect it tells a replayed line that was
 delivered already ("old") from a new one, and sees when a replay began past it ("short").
+A snapshot also knows where it ends (`SnapshotEnd`), as Loom's log route may follow anyway.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 Key = tuple[datetime, int]  # a line's timestamp: (UTC time to the second, nanoseconds)
 
@@ -100,3 +104,51 @@ class Cursor:
             return False
         self.take(key)
         return True
+
+
+# The Date header counts whole seconds: a request it dates was answered before the next one.
+DATE_ALLOWANCE = timedelta(seconds=1)
+
+
+def answered_at(date: str | None, now: datetime) -> Key:
+    """The latest moment a request can have been answered, as a line key: the response's Date
+    (the server's clock, as the lines' stamps are) or else `now`, plus DATE_ALLOWANCE."""
+    moment = now
+    if date:
+        try:
+            moment = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            pass
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc) + DATE_ALLOWANCE
+    return moment.replace(microsecond=0), moment.microsecond * 1000
+
+
+@dataclass
+class SnapshotEnd:
+    """Where a snapshot ends on a Loom that follows whatever it is asked (loom-api.md §4.6):
+    at a line stamped after the moment the request was answered, or after `idle` seconds
+    without log data (keep-alives are not data)."""
+
+    idle: float
+    clock: Callable[[], float] = time.monotonic
+    moment: Key | None = None
+    _data_at: float = field(default=0.0, init=False)
+
+    def answered(self, date: str | None, now: datetime) -> None:
+        """A connection was answered: the first answer dates the snapshot; an idle spell
+        starts now."""
+        if self.moment is None:
+            self.moment = answered_at(date, now)
+        self._data_at = self.clock()
+
+    def idle_after(self, data: bool) -> bool:
+        """A chunk arrived, with log data or without (keep-alives): is the snapshot idle?"""
+        if data:
+            self._data_at = self.clock()
+        return self.clock() - self._data_at >= self.idle
+
+    def after(self, key: Key | None) -> bool:
+        """Is this line later than the snapshot (and so not part of it)?"""
+        return key is not None and self.moment is not None and key > self.moment

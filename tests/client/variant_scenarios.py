@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 from urllib.parse import parse_qs
+
+from tornado.iostream import StreamClosedError
 
 from tests.client.variant_app import KEY, Handler, log_lines, scenario, sse_data, weaver
 
@@ -232,6 +237,73 @@ async def loggroup(h: Handler, method: str, path: str) -> None:
         await _stream(h, [*chunks, "unused"], drop_after=len(chunks))
     else:
         await _stream(h, chunks)
+
+
+# --- a log route that follows whatever it is asked (loom-api.md §4.6) ---------------------------
+
+LIVE_EVERY = 0.05  # seconds between the lines a running weaver prints after the replay
+KEEPALIVE_EVERY = 0.2  # seconds between keep-alive comments (Loom's own: 15 s)
+SKEW = timedelta(hours=-1)  # "-skewed": the server's clock (its Date and the lines' stamps)
+
+
+def live_stamp(skew: timedelta = timedelta(0)) -> str:
+    """Now, as K8s stamps a line (RFC3339Nano, UTC), on a clock `skew` off the client's."""
+    return (datetime.now(timezone.utc) + skew).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+
+def _always_follow(name: str, live: bool, keepalive: float = KEEPALIVE_EVERY,
+                   skew: timedelta = timedelta(0), date: bool = True) -> None:
+    """Replays the asked tail of log_lines(40) (stamped in the past), then never ends: with
+    `live`, a new line `live N` stamped now every LIVE_EVERY s; keep-alives every `keepalive` s.
+    Live lines are numbered from 0 on each connection and noted in state[name + ":live"].
+    `follow=false` is ignored. `skew` sets the server's clock (its Date header and the stamps);
+    without `date` no Date header is sent."""
+    @scenario(name)
+    async def handler(h: Handler, method: str, path: str) -> None:
+        if not path.endswith("/logs"):
+            h.send(200, weaver(1))
+            return
+        lines = log_lines(40)
+        tail = parse_qs(h.request.query).get("tail")
+        text = "".join(line + "\n" for line in lines[max(0, len(lines) - int(tail[0])) if tail else 0:])
+        h.set_header("Content-Type", "text/event-stream")
+        if date:
+            h.set_header("Date", formatdate((datetime.now(timezone.utc) + skew).timestamp(),
+                                             usegmt=True))
+        else:
+            h.clear_header("Date")
+        try:
+            for chunk in _chunks(text, 23):
+                h.write(sse_data(chunk))
+            await h.flush()
+            await _keep_printing(h, name, live, keepalive, skew)
+        except StreamClosedError:
+            return  # the client left
+
+
+
+async def _keep_printing(h: Handler, name: str, live: bool, keepalive: float,
+                         skew: timedelta) -> None:
+    printed = h.server.state[name + ":live"]
+    next_keepalive, count = time.monotonic() + keepalive, 0
+    while True:
+        await asyncio.sleep(LIVE_EVERY if live else keepalive)
+        if live:
+            h.write(sse_data(f"{live_stamp(skew)} live {count}\n"))
+            count += 1
+            printed.append(count)
+        if time.monotonic() >= next_keepalive:
+            h.write(":keep-alive\n\n")
+            next_keepalive += keepalive
+        await h.flush()
+
+
+_always_follow("logs-always-follow", live=True)
+_always_follow("logs-always-follow-async", live=True)
+_always_follow("logs-always-follow-skewed", live=True, skew=SKEW)
+_always_follow("logs-always-follow-nodate", live=True, date=False)
+_always_follow("logs-always-follow-quiet", live=False)
+_always_follow("logs-always-follow-silent", live=False, keepalive=15.0)  # no byte for 15 s
 
 
 # --- LLM streams -------------------------------------------------------------------------------

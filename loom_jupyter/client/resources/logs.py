@@ -7,24 +7,29 @@ tail sized to the gap (`_resume.py`) and skip the replay up to and including tho
 the replay does not reach back that far we ask again, wider, before delivering anything, and
 report a `LogGap` only when Loom no longer holds the missing lines. When to reconnect and when
 to stop is `follow.reconnect_flow`: never while the weaver is pending or running.
+
+A snapshot (follow=False) asks Loom not to follow, but Loom's route follows anyway (§4.6): it
+also stops at the first line stamped after the moment Loom answered, or after IDLE seconds
+without log data (`_cursor.SnapshotEnd`); the lines after that point are not part of it.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .._base import Call, CloseStream, Emit, Flow, OpenStream, ReadStream, Sleep
 from .._errors import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     LoomError,
     PermissionDeniedError,
     StreamError,
 )
-from .._cursor import Cursor, Key, LineBuffer, split_timestamp
+from .._cursor import Cursor, Key, LineBuffer, SnapshotEnd, split_timestamp
 from .._resume import LineRate, Resume, Watch, first_tail
 from .._retry import RetryPolicy, request
 from .._sse import SSEDecoder
@@ -43,7 +48,12 @@ log = logging.getLogger("loom_jupyter.client")
 READ_TIMEOUT = 60.0  # Loom sends keep-alives every 15 s, so a minute of silence means a dead link
 DRAINS = 5  # tries without new lines to read an ended weaver's log to its end after a drop
 HEALTHY = 0.1  # seconds a stream must have stayed open and silent for its drop to be a blip
+# Seconds without log data after which a snapshot has had the whole replay: a loaded server's
+# replay may pause, and a quiet running weaver on a real Loom costs this much.
+IDLE = 2.0
 ENDED, DROPPED, SHORT = "ended", "dropped", "short"  # how one connection finished
+CUT, QUIET = "cut", "quiet"  # ... and how a snapshot's did: past its moment, or IDLE
+KEEP_ALIVE = "keep-alive"  # the web UI's convention as a data value; axum sends a comment
 UNSURE_TRIES = 3  # widenings to see past a replay that begins on the cursor's own timestamp
 _FATAL = (AuthenticationError, PermissionDeniedError, BadRequestError)
 
@@ -64,6 +74,7 @@ class Follow:
     quiet: float = 0.0  # how long the last connection was open and silent before it broke
     oldest: Key | None = None  # the first timestamped line of the current connection
     watch: Watch = field(default_factory=Watch)
+    end: SnapshotEnd | None = None  # a snapshot's; a follow has none
 
     def next_tail(self, asked: int | None) -> int | None:
         """The tail for the next connection (without timestamps: tail=0 avoids repeats)."""
@@ -82,16 +93,27 @@ class Follow:
         if self.resume is not None:
             self.resume.start_try()
 
-    def feed(self, text: str) -> Flow[bool]:
-        """Deliver the complete lines of `text`; False: drop this connection and widen."""
-        for raw in self.lines.feed(text):
-            if not (yield from self.line(raw)):
-                return False
-        return True
+    def opened(self, handle: Any) -> None:
+        """A connection was answered."""
+        self.watch.opened()
+        if self.end is not None:
+            native = getattr(handle, "native", None)
+            self.end.answered(_date(native), datetime.now(timezone.utc))
+            _idle_reads(native, IDLE)
 
-    def line(self, raw: str) -> Flow[bool]:
-        """Deliver `raw` unless already delivered; False: drop this connection and widen."""
+    def feed(self, text: str) -> Flow[str | None]:
+        """Deliver the complete lines of `text`; the outcome that ends this connection, if one
+        does: SHORT (drop it and widen) or CUT (the snapshot is complete)."""
+        for raw in self.lines.feed(text):
+            if (outcome := (yield from self.line(raw))) is not None:
+                return outcome
+        return None
+
+    def line(self, raw: str) -> Flow[str | None]:
+        """Deliver `raw` unless already delivered (or past the snapshot); see `feed`."""
         key, stamp, text = split_timestamp(raw)
+        if self.end is not None and self.end.after(key):
+            return CUT
         self.oldest = self.oldest or key
         place = self.cursor.place(key)
         widen = False
@@ -105,13 +127,13 @@ class Follow:
         if self.resume is not None and not self.resume.done:
             self.resume.read(len(raw.encode()) + 1, delivered=place != "old" and not widen)
         if widen:
-            return False
+            return SHORT
         if place != "old":
             self._take(key)
             yield Emit(LogLine(text=raw if self.timestamps else text, timestamp=stamp))
             if self.resume is not None and not self.resume.done and self.resume.caught_up():
                 yield from self.event(self.resume.report())
-        return True
+        return None
 
     def _short(self, key: Key) -> Flow[bool]:
         """The replay began past the cursor: widen (True), or report the gap (False)."""
@@ -163,37 +185,58 @@ def _stamp(key: Key) -> datetime:
 
 
 def _read(handle: Any, decoder: SSEDecoder, f: Follow) -> Flow[str]:
-    """Deliver lines from one connection until it ends, drops, or falls short."""
+    """Deliver lines from one connection until it ends, drops, falls short, or (a snapshot's)
+    goes past the snapshot's moment or quiet."""
     outcome = yield from _events(handle, decoder, f)
-    if outcome != SHORT and not (yield from _cut_off(decoder, f)):
-        return SHORT
-    return outcome
+    if outcome in (SHORT, CUT):
+        return outcome
+    return (yield from _cut_off(decoder, f)) or outcome
 
 
 def _events(handle: Any, decoder: SSEDecoder, f: Follow) -> Flow[str]:
     while True:
         try:
             chunk = yield ReadStream(handle)
-        except APIConnectionError:
-            return DROPPED
+        except APIConnectionError as exc:  # a snapshot's reads time out after IDLE s
+            return QUIET if f.end is not None and isinstance(exc, APITimeoutError) else DROPPED
         if chunk is None:
             return ENDED
-        for event in decoder.feed(chunk):
+        events = decoder.feed(chunk)
+        data = decoder.pending or any(event.data != KEEP_ALIVE for event in events)
+        if f.end is not None and f.end.idle_after(data):
+            return QUIET
+        for event in events:
             if event.event == "error":
                 log.warning("log stream reported an error: %s", event.data[:200])
                 return DROPPED
-            if event.data == "keep-alive":  # the web UI's convention; axum sends a comment
+            if event.data == KEEP_ALIVE:
                 continue
-            if not (yield from f.feed(event.data)):
-                return SHORT
+            if (outcome := (yield from f.feed(event.data))) is not None:
+                return outcome
 
 
-def _cut_off(decoder: SSEDecoder, f: Follow) -> Flow[bool]:
+def _cut_off(decoder: SSEDecoder, f: Follow) -> Flow[str | None]:
     """The whole lines of an event cut off mid-way: all of its fields but the last (which may
     be cut itself). Without this a link that cuts every connection within a few KB would never
     pass a replay sent as one large event (the local server sends up to 512 lines in one)."""
     fields = decoder.cut_off()[:-1]
-    return (yield from f.feed("\n".join(fields) + "\n")) if fields else True
+    return (yield from f.feed("\n".join(fields) + "\n")) if fields else None
+
+
+def _date(native: Any) -> str | None:
+    """The stream response's Date header: the server's clock (loom-api.md §4.6)."""
+    headers = getattr(native, "headers", None)
+    return headers.get("date") if headers is not None else None
+
+
+def _idle_reads(native: Any, seconds: float) -> None:
+    """Make each read of this stream's body time out after `seconds` without a byte; its
+    headers were waited for with the call's READ_TIMEOUT. httpcore takes the read timeout from
+    the request's `timeout` extension when the body is first read, which is after this."""
+    request = getattr(native, "request", None)
+    timeout = getattr(request, "extensions", {}).get("timeout")
+    if isinstance(timeout, dict):
+        timeout["read"] = seconds
 
 
 def _call(weaver_id: str, tail: int | None, follow: bool) -> Call[Any]:
@@ -223,7 +266,7 @@ def _reopen(f: Follow, tail: int | None, follow: bool) -> Flow[Any]:
     except LoomError as exc:
         log.info("reopening the log of weaver %s failed: %s", f.weaver_id, exc)
         return None
-    f.watch.opened()
+    f.opened(handle)
     return handle
 
 
@@ -255,12 +298,15 @@ def _next_step(outcome: str, f: Follow, reconnects: Reconnects, follow: bool,
 def logs_flow(weaver_id: str, tail: int | None, timestamps: bool, follow: bool,
               policy: RetryPolicy, status: StatusCheck, *, events: bool = False) -> Flow[None]:
     """Lines (and with `events`, the follow's events) of one weaver; see the module docstring."""
-    f, reconnects = Follow(weaver_id, timestamps, events), Reconnects()
+    end = None if follow else SnapshotEnd(IDLE)
+    f, reconnects = Follow(weaver_id, timestamps, events, end=end), Reconnects()
     handle = yield from request(_call(weaver_id, tail, follow), policy, stream=True)
-    f.watch.opened()
+    f.opened(handle)
     while True:
         outcome = DROPPED if handle is None else (yield from _connection(handle, f))
-        if outcome == ENDED and not follow:
+        if outcome == CUT:
+            return  # what the buffer holds came after the cut
+        if outcome in (ENDED, QUIET) and not follow:
             break
         step = yield from _next_step(outcome, f, reconnects, follow, status, policy)
         if isinstance(step, FollowEnded):
@@ -277,6 +323,6 @@ def logs_flow(weaver_id: str, tail: int | None, timestamps: bool, follow: bool,
 
 
 def _flush(f: Follow) -> Flow[None]:
-    """The log's last line when it did not end with a newline."""
+    """The log's last line when it did not end with a newline (unless past the snapshot)."""
     for raw in f.lines.flush():
         yield from f.line(raw)
