@@ -6,6 +6,13 @@ weaver's pseudo-terminal, stamps and writes its log (weaver_logfile.py), records
 running now. The server starts it with a JSON spec on stdin and reads one JSON line back on
 stdout: `{"pid": N}` once the weaver runs, or `{"error": "..."}` if it could not start.
 
+Output is flow-controlled like a real terminal's: while a client has more than HIGH_WATER
+bytes queued, the host stops reading the terminal (the weaver then blocks in write(), as it
+would behind a slow ssh link) until every client is down to LOW_WATER. A slow reader gets every
+byte, later; nothing is dropped, and the log stays complete. A client that stops reading
+altogether holds the weaver until it goes (the server closes a stalled WebSocket, so its own
+connection keeps moving).
+
 The weaver itself leads another session with the terminal as its controlling terminal (like a
 container with `tty: true`): job control works, and stopping its session stops everything it
 started. When it exits, whatever is left of its session is killed, as a container's is.
@@ -36,8 +43,9 @@ from .weaver_wire import INPUT, KILL, OUTPUT, TERMINATE, FrameReader, WireError,
 
 READ_SIZE = 64 * 1024
 SCROLLBACK_BYTES = 16 * 1024
-MAX_CLIENT_BACKLOG = 8 * 1024 * 1024  # a reader this far behind is dropped (it reconnects)
-DRAIN_SECONDS = 1.0
+HIGH_WATER = 1024 * 1024  # a client this far behind pauses reading the terminal ...
+LOW_WATER = 256 * 1024  # ... until every client is down to this
+DRAIN_SECONDS = 1.0  # at the end: how long a client may make no progress before it is let go
 
 
 def _child_setup(memory_bytes: int | None) -> Callable[[], None]:
@@ -94,6 +102,9 @@ class Host:
         self.scrollback = bytearray()
         self.pending_input = bytearray()
         self.master_open = True
+        self.paused = False  # not reading the terminal: a client is too far behind
+        self.draining = False  # the weaver has ended: read what is left regardless
+        self.pty_events = selectors.EVENT_READ  # what the terminal is registered for (0: not)
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -111,6 +122,8 @@ class Host:
         while (code := self.child.poll()) is None:
             self._step(None)
         self._signal_group(signal.SIGKILL)
+        self.draining = True  # what is left in the terminal is small (its buffer): take it all
+        self._watch_terminal()
         deadline = time.monotonic() + DRAIN_SECONDS
         while self.master_open and (left := deadline - time.monotonic()) > 0:
             self._step(left)
@@ -124,8 +137,12 @@ class Host:
             self._close_master()
         write_json(exit_file, {"code": code})
         deadline = time.monotonic() + DRAIN_SECONDS
-        while any(c.out for c in self.clients.values()) and time.monotonic() < deadline:
+        queued = self._queued()
+        while queued and time.monotonic() < deadline:
             self._step(deadline - time.monotonic())
+            if (now_queued := self._queued()) < queued:  # a slow reader, but reading
+                deadline = time.monotonic() + DRAIN_SECONDS
+            queued = now_queued
         for client in list(self.clients.values()):
             self._drop(client)
 
@@ -188,10 +205,37 @@ class Host:
             self._send(client)
 
     def _close_master(self) -> None:
-        self.sel.unregister(self.master)
+        if self.pty_events:
+            self.sel.unregister(self.master)
+            self.pty_events = 0
         os.close(self.master)
         self.master_open = False
         self.pending_input.clear()
+
+    def _queued(self) -> int:
+        return sum(len(c.out) for c in self.clients.values())
+
+    def _watch_terminal(self) -> None:
+        """Read the terminal unless a client is too far behind (hysteresis between the
+        marks); watch it for writing while input waits."""
+        if not self.master_open:
+            return
+        backlog = max((len(c.out) for c in self.clients.values()), default=0)
+        if backlog > HIGH_WATER:
+            self.paused = True
+        elif backlog <= LOW_WATER:
+            self.paused = False
+        events = ((0 if self.paused and not self.draining else selectors.EVENT_READ)
+                  | (selectors.EVENT_WRITE if self.pending_input else 0))
+        if events == self.pty_events:
+            return
+        if not events:
+            self.sel.unregister(self.master)
+        elif not self.pty_events:
+            self.sel.register(self.master, events, "pty")
+        else:
+            self.sel.modify(self.master, events, "pty")
+        self.pty_events = events
 
     def _write_terminal(self, data: bytes) -> None:
         if self.master_open and data:
@@ -207,8 +251,7 @@ class Host:
             pass
         except OSError:
             self.pending_input.clear()  # the terminal is gone; input has nowhere to go
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.pending_input else 0)
-        self.sel.modify(self.master, events, "pty")
+        self._watch_terminal()
 
     # -- clients (the local server) -------------------------------------------------------
 
@@ -248,9 +291,6 @@ class Host:
                 self._signal_group(signal.SIGKILL)
 
     def _send(self, client: _Client) -> None:
-        if len(client.out) > MAX_CLIENT_BACKLOG:
-            self._drop(client)
-            return
         try:
             while client.out:
                 sent = client.sock.send(client.out)
@@ -262,12 +302,14 @@ class Host:
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out else 0)
         self.sel.modify(client.sock, events, client)
+        self._watch_terminal()
 
     def _drop(self, client: _Client) -> None:
         fd = client.sock.fileno()
         if self.clients.pop(fd, None) is not None:
             self.sel.unregister(client.sock)
         client.sock.close()
+        self._watch_terminal()  # a reader that was holding the terminal back has gone
 
 
 def _report(value: dict[str, Any]) -> None:

@@ -3,6 +3,10 @@
 The host owns the terminal and outlives the server; this side starts a host (`spawn`) or finds
 one a previous server left running (`adopt`), and then holds one socket connection to it:
 output wakes the log ring and goes to attached terminals, input and stop signals go back.
+Output is flow-controlled end to end: a terminal that is behind returns an awaitable from its
+listener, and the relay reads nothing more from the host until it is done; the socket then
+fills and the host stops reading the weaver's terminal (weaver_host.py), so a slow reader slows
+the weaver instead of losing output.
 `wait()` answers how the weaver ended once the host is gone: its exit code from `<id>.exit`,
 or no code and a reason when the host died without saying.
 """
@@ -16,7 +20,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,8 @@ SCROLLBACK_BYTES = 16 * 1024
 START_TIMEOUT = 20.0
 RECONNECT_DELAY = 0.2
 RECONNECT_TRIES = 50
-Listener = Callable[[bytes], None]
+# Output in (b"": the end); returns None, or an awaitable done once it has room for more.
+Listener = Callable[[bytes], Awaitable[None] | None]
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -207,7 +212,7 @@ class WeaverProcess:
             return False
         self._scrollback[:] = got[0][1][-SCROLLBACK_BYTES:]
         self._on_output()
-        self._deliver(got[1:])
+        await self._deliver(got[1:])
         return True
 
     async def _pump(self) -> Ended:
@@ -216,7 +221,7 @@ class WeaverProcess:
         while True:
             try:
                 while self._reader is not None and (data := await self._reader.read(65536)):
-                    self._deliver(self._frames.feed(data))
+                    await self._deliver(self._frames.feed(data))
             except (OSError, WireError) as exc:
                 log.warning("weaver %s: connection to its host failed: %s",
                             self.files.weaver_id, exc)
@@ -231,15 +236,19 @@ class WeaverProcess:
             if await self._connect():
                 tries = 0
 
-    def _deliver(self, frames: list[tuple[bytes, bytes]]) -> None:
-        for kind, data in frames:
-            if kind != OUTPUT or not data:
-                continue
-            self._scrollback += data
-            del self._scrollback[:-SCROLLBACK_BYTES]
-            self._on_output()
-            for listener in list(self._listeners):
-                listener(data)
+    async def _deliver(self, frames: list[tuple[bytes, bytes]]) -> None:
+        """To every listener; then wait until each that is behind has room again (meanwhile
+        the host's output waits in the socket, and then in the weaver's terminal)."""
+        output = b"".join(data for kind, data in frames if kind == OUTPUT)
+        if not output:
+            return
+        self._scrollback += output
+        del self._scrollback[:-SCROLLBACK_BYTES]
+        self._on_output()  # once per batch: the log ring then reads the file once
+        waits = [room for listener in list(self._listeners)
+                 if (room := listener(output)) is not None]
+        if waits:
+            await asyncio.gather(*waits)
 
     async def _ended_now(self) -> Ended | None:
         """How it ended, once the host wrote it or died without; None while it still lives."""

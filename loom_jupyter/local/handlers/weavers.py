@@ -6,6 +6,7 @@ reads everything and types nothing, other users see nothing of someone else's we
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from tornado.iostream import StreamClosedError
@@ -16,11 +17,13 @@ from ..errors import InvalidRequest, NotAuthenticated
 from ..openapi import SSE_EVENT, errors, json_body, json_response, obj, path_param, query_param
 from ..weaver_request import parse_create
 from ..weavers import STATUSES, Weaver, WeaverManager, parse_tag_filters
+from ..ws_backlog import SendBacklog, stall_seconds_from_env
 
 READ_ONLY_NOTICE = "\r\n*** Read-only access: You can view output but cannot send input ***\r\n"
 FRAME_BYTES = 4096  # Loom sends terminal output in binary frames of at most 4 KiB (§4.7)
 EVENT_LINES = 512
 DEFAULT_TAIL = 256  # the server code's defaults: tail=256, timestamps=true (§4.6)
+STALL_SECONDS = stall_seconds_from_env()  # a terminal that reads nothing this long is closed
 
 
 class _WeaverHandler(LocalHandler):
@@ -121,10 +124,12 @@ class WeaverLogsHandler(_WeaverHandler):
 
 
 class WeaverAttachHandler(LocalWebSocketHandler):
-    """Raw bytes both ways; auth on the upgrade request, never by a first message (§4.7)."""
+    """Raw bytes both ways; auth on the upgrade request, never by a first message (§4.7).
+    Output is back-pressured (ws_backlog.py): a slow reader slows the weaver, loses nothing."""
 
     weaver: Weaver
     read_only = False
+    backlog: SendBacklog | None = None
 
     def get_compression_options(self) -> dict[str, Any] | None:
         return None
@@ -147,20 +152,30 @@ class WeaverAttachHandler(LocalWebSocketHandler):
             return
         if self.read_only:
             self.write_message(READ_ONLY_NOTICE)
-        backlog = process.attach(self._output)
-        if backlog:  # nothing printed yet is not the end of the terminal (b"" means EOF below)
-            self._output(backlog)
+        self.backlog = SendBacklog(self._stalled, STALL_SECONDS)
+        replay = process.attach(self._output)
+        if replay:  # nothing printed yet is not the end of the terminal (b"" means EOF below)
+            self._output(replay)  # a scrollback is far below the mark: no waiting
 
-    def _output(self, data: bytes) -> None:
+    def _output(self, data: bytes) -> Awaitable[None] | None:
         if not data:  # the process's terminal closed
             if self.ws_connection is not None:
                 self.close(1000, "weaver stopped")
-            return
+            return None
         try:
             for i in range(0, len(data), FRAME_BYTES):
-                self.write_message(data[i:i + FRAME_BYTES], binary=True)
+                sent = self.write_message(data[i:i + FRAME_BYTES], binary=True)
         except WebSocketClosedError:
             self._detach()
+            return None
+        assert self.backlog is not None
+        return self.backlog.add(len(data), sent)
+
+    def _stalled(self) -> None:
+        """Took nothing for STALL_SECONDS: let the weaver go on without it (it may reconnect)."""
+        self._detach()
+        if self.ws_connection is not None:
+            self.close(1013, "terminal output not read")
 
     def on_message(self, message: str | bytes) -> None:
         if self.read_only or self.weaver.process is None:
@@ -171,6 +186,8 @@ class WeaverAttachHandler(LocalWebSocketHandler):
         self._detach()
 
     def _detach(self) -> None:
+        if self.backlog is not None:
+            self.backlog.close()
         if getattr(self, "weaver", None) is not None and self.weaver.process is not None:
             self.weaver.process.detach(self._output)
 
