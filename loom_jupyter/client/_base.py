@@ -32,6 +32,9 @@ class Call(Generic[T]):
     expect: str = "json"  # "json" | "empty" | "sse" | "bytes"
     accept_status: frozenset[int] = frozenset()
     read_timeout: float | None = None
+    # A stream's longest silence between body chunks once its head has arrived (read_timeout
+    # still bounds the wait for the head): a read that waits longer raises APITimeoutError.
+    body_read_timeout: float | None = None
     idempotent: bool = False
     content: bytes | None = None  # a raw body (with its Content-Type in headers) instead of JSON
     auth: bool = True  # False: send no signed-in credential (the sign-in request itself)
@@ -86,6 +89,18 @@ class StreamHandle:
     native: Any
     chunks: Any = None
     closed: bool = field(default=False)
+
+    def header(self, name: str) -> str | None:
+        """One header of the stream's response (e.g. `Date`, the server's clock)."""
+        return self.native.headers.get(name)  # type: ignore[no-any-return]
+
+
+def limit_body_reads(call: Call[Any], response: httpx.Response) -> None:
+    """Apply `call.body_read_timeout` to a streamed response whose head has arrived: httpcore
+    takes the read timeout from the request's `timeout` extension when the body is first read."""
+    timeout = response.request.extensions.get("timeout")
+    if call.body_read_timeout is not None and isinstance(timeout, dict):
+        timeout["read"] = call.body_read_timeout
 
 
 def is_html(headers: httpx.Headers, content: bytes) -> bool:

@@ -21,6 +21,7 @@ from ._base import (
     Sleep,
     StreamHandle,
     check_status,
+    limit_body_reads,
     parse_response,
     transport_errors,
 )
@@ -325,6 +326,7 @@ class Loom(BaseLoom):
                 response.read()
                 response.close()
         self._check_stream(call, response)
+        limit_body_reads(call, response)
         return StreamHandle(call, response, response.iter_bytes())
 
     def _stream_read(self, handle: StreamHandle) -> bytes | None:
@@ -444,6 +446,7 @@ class AsyncLoom(BaseLoom):
                 await response.aread()
                 await response.aclose()
         self._check_stream(call, response)
+        limit_body_reads(call, response)
         return StreamHandle(call, response, response.aiter_bytes())
 
     async def _stream_read(self, handle: StreamHandle) -> bytes | None:

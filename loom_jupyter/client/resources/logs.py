@@ -96,10 +96,8 @@ class Follow:
     def opened(self, handle: Any) -> None:
         """A connection was answered."""
         self.watch.opened()
-        if self.end is not None:
-            native = getattr(handle, "native", None)
-            self.end.answered(_date(native), datetime.now(timezone.utc))
-            _idle_reads(native, IDLE)
+        if self.end is not None:  # Date: the server's clock, as the lines' stamps are
+            self.end.answered(handle.header("date"), datetime.now(timezone.utc))
 
     def feed(self, text: str) -> Flow[str | None]:
         """Deliver the complete lines of `text`; the outcome that ends this connection, if one
@@ -223,28 +221,13 @@ def _cut_off(decoder: SSEDecoder, f: Follow) -> Flow[str | None]:
     return (yield from f.feed("\n".join(fields) + "\n")) if fields else None
 
 
-def _date(native: Any) -> str | None:
-    """The stream response's Date header: the server's clock (loom-api.md §4.6)."""
-    headers = getattr(native, "headers", None)
-    return headers.get("date") if headers is not None else None
-
-
-def _idle_reads(native: Any, seconds: float) -> None:
-    """Make each read of this stream's body time out after `seconds` without a byte; its
-    headers were waited for with the call's READ_TIMEOUT. httpcore takes the read timeout from
-    the request's `timeout` extension when the body is first read, which is after this."""
-    request = getattr(native, "request", None)
-    timeout = getattr(request, "extensions", {}).get("timeout")
-    if isinstance(timeout, dict):
-        timeout["read"] = seconds
-
-
 def _call(weaver_id: str, tail: int | None, follow: bool) -> Call[Any]:
     params = [("timestamps", "true"), ("follow", "true" if follow else "false")]
     if tail is not None:
         params.insert(0, ("tail", str(tail)))
     return Call("GET", f"/api/weaver/{weaver_id}/logs", params=params, expect="sse",
-                headers={"Accept": "text/event-stream"}, read_timeout=READ_TIMEOUT, idempotent=True)
+                headers={"Accept": "text/event-stream"}, read_timeout=READ_TIMEOUT,
+                body_read_timeout=None if follow else IDLE, idempotent=True)
 
 
 def _connection(handle: Any, f: Follow) -> Flow[str]:
