@@ -269,7 +269,7 @@ class LoomJupyter(ExtensionApp):
         return f"loom-jupyter-proxy/{__version__}"
 
     def make_client(self, connections: int) -> httpx.AsyncClient:
-        """An httpx client for a connection's one-off calls (sign-ins; see upstream.py)."""
+        """An httpx client for a connection's one-off calls (sign-ins)."""
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.read_timeout, connect=self.connect_timeout,
                                   pool=self.connect_timeout),

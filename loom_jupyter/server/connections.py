@@ -62,6 +62,7 @@ class Connection:
         self.source = source
         self.signin: DeviceSignIn | None = DeviceSignIn(self) if kind.name == "loom" else None
         self._upstream: Upstream | None = None
+        self._signin_http: httpx.AsyncClient | None = None
         self._sdks: dict[bool, AsyncLoom] = {}
         self._shown = ("", "")  # (url, display_url(url)): parsed once, not per request
         self._root = ("", "")  # (url, join_url(url, "/") without its last slash)
@@ -192,7 +193,7 @@ class Connection:
         """Kept-alive connections to this upstream (see upstream.py)."""
         if self._upstream is None:
             app = self.app
-            self._upstream = Upstream(app.make_client, app.max_connections,
+            self._upstream = Upstream(app.max_connections,
                                       connect_timeout=app.connect_timeout,
                                       read_timeout=app.read_timeout, user_agent=app.user_agent)
         return self._upstream
@@ -205,6 +206,13 @@ class Connection:
         if self._root[0] != url:
             self._root = (url, join_url(url, "/")[:-1])
         return self._root[1] + path + ("?" + query if query else "")
+
+    @property
+    def signin_http(self) -> httpx.AsyncClient:
+        """An httpx client for a password kind's sign-in requests (rare, one-off)."""
+        if self._signin_http is None:
+            self._signin_http = self.app.make_client(4)
+        return self._signin_http
 
     @property
     def loom_client(self) -> AsyncLoom:
@@ -233,6 +241,9 @@ class Connection:
         if self._upstream is not None:
             await self._upstream.aclose()
             self._upstream = None
+        if self._signin_http is not None:
+            client, self._signin_http = self._signin_http, None
+            await client.aclose()
         if self.signin is not None:
             self.signin.cancel()
         await self._close_sdks()

@@ -157,8 +157,8 @@ class PasswordSource:
 
 async def _post_json(connection: Connection, method: str, path: str, body: Any,
                      secrets: list[str]) -> Any:
-    """One sign-in request on the connection's own pool; errors as ProxyErrors."""
-    client = connection.upstream.client
+    """One sign-in request; errors as ProxyErrors."""
+    client = connection.signin_http
     try:
         response = await client.request(method, connection.upstream_url(path), json=body)
     except httpx.HTTPError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -348,15 +348,10 @@ class _Pool:
 
 
 class Upstream:
-    """`send(...)` answers from a pooled connection; `aclose()` closes them all.
+    """`send(...)` answers from a pooled connection; `aclose()` closes them all."""
 
-    `client` is an httpx client for the server's rare one-off calls (sign-ins)."""
-
-    def __init__(self, make_client: Callable[[int], httpx.AsyncClient], max_connections: int, *,
-                 connect_timeout: float = 10.0, read_timeout: float = 300.0,
-                 user_agent: str = "loom-jupyter-proxy") -> None:
-        self._make = make_client
-        self._client: httpx.AsyncClient | None = None
+    def __init__(self, max_connections: int, *, connect_timeout: float = 10.0,
+                 read_timeout: float = 300.0, user_agent: str = "loom-jupyter-proxy") -> None:
         self.max_connections = max(1, max_connections)
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self._agent = f"User-Agent: {user_agent}\r\n"
@@ -364,13 +359,6 @@ class Upstream:
         self._origins: dict[str, tuple[tuple[str, str, int], str]] = {}
         self._tcp = TCPClient()
         self._ssl: ssl.SSLContext | None = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """A client for short one-off calls (sign-ins)."""
-        if self._client is None:
-            self._client = self._make(4)
-        return self._client
 
     def open_connections(self) -> int:
         return sum(pool.open for pool in self._pools.values())
@@ -406,9 +394,6 @@ class Upstream:
         for pool in self._pools.values():
             pool.close_all()
         self._pools.clear()
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
     # -- internals ------------------------------------------------------------------------
     def _split(self, url: str) -> tuple[tuple[str, str, int], str, str]:

@@ -19,8 +19,7 @@ Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 def _upstream(max_connections: int = 8, *, connect_timeout: float = 5.0,
               read_timeout: float = 10.0) -> Upstream:
-    return Upstream(lambda n: httpx.AsyncClient(trust_env=False), max_connections,
-                    connect_timeout=connect_timeout, read_timeout=read_timeout)
+    return Upstream(max_connections, connect_timeout=connect_timeout, read_timeout=read_timeout)
 
 
 async def _get(upstream: Upstream, url: str, **kw: object) -> Answer:
