@@ -110,14 +110,6 @@ def server_message(exc: Any) -> str:
     return (rest if sep else text).strip().rstrip(".")
 
 
-def not_signed_in(exc: Any) -> bool:
-    """The Jupyter server refused because the connection holds no credential (it sent nothing
-    upstream): read from the body, whichever platform's wording the SDK applied to it."""
-    body = getattr(exc, "body", None)
-    return (isinstance(body, dict) and body.get("error") == "not_signed_in"
-            and isinstance(body.get("message"), str) and bool(body["message"].strip()))
-
-
 def did_you_mean(word: str, choices: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
@@ -131,7 +123,7 @@ def in_user_words(exc: BaseException) -> str:
         option = OPTIONS.get(exc.field)
         text = str(exc)
         return text.replace(f"Invalid {exc.field}:", f"Invalid {option}:", 1) if option else text
-    if isinstance(exc, c.AuthenticationError) and not_signed_in(exc):
+    if isinstance(exc, c.AuthenticationError) and exc.code == "not_signed_in":
         return server_message(exc) + "."  # the Jupyter server's own hint, already one sentence
     if isinstance(exc, c.APIStatusError) and exc.method and exc.path:
         return _status_sentence(exc, target(exc.method, exc.path))
