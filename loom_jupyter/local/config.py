@@ -9,6 +9,8 @@ from pathlib import Path
 MIB = 1024 * 1024
 RATE_LIMIT_ENV = "LOOM_LOCAL_LLM_RATE_LIMIT_EVERY"
 KEEP_WEAVERS_ENV = "LOOM_LOCAL_KEEP_WEAVERS"
+ATTACH_STALL_ENV = "LOOM_LOCAL_ATTACH_STALL_SECONDS"
+DEFAULT_ATTACH_STALL_SECONDS = 30.0
 
 
 def default_data_dir() -> Path:
@@ -27,6 +29,27 @@ def _env_rate_limit() -> int:
 
 def _env_keep_weavers() -> bool:
     return os.environ.get(KEEP_WEAVERS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_attach_stall() -> float:
+    value = os.environ.get(ATTACH_STALL_ENV, "").strip()
+    try:
+        seconds = float(value) if value else DEFAULT_ATTACH_STALL_SECONDS
+    except ValueError:
+        raise SystemExit(f"{ATTACH_STALL_ENV} must be a number of seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise SystemExit(f"{ATTACH_STALL_ENV} must be above 0, got {value!r}")
+    return seconds
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
+    return seconds
 
 
 @dataclass
@@ -54,6 +77,8 @@ class LocalConfig:
     # running under their hosts and the next server on this data directory adopts them.
     # (After a crash or SIGKILL they always keep running.)
     keep_weavers: bool = field(default_factory=_env_keep_weavers)
+    # A terminal whose reader takes nothing this long is closed so the weaver goes on.
+    attach_stall_seconds: float = field(default_factory=_env_attach_stall)
 
     @property
     def admin_key_file(self) -> Path:
@@ -74,6 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-weavers", action="store_true", default=None,
                         help="on Ctrl-C/SIGTERM leave the weavers running for the next server "
                              f"on this data directory to adopt (env {KEEP_WEAVERS_ENV}=1)")
+    parser.add_argument("--attach-stall-seconds", type=_positive_seconds, default=None,
+                        metavar="S",
+                        help="close a terminal whose reader takes no output for S seconds, so "
+                             f"its weaver goes on (default: 30; env {ATTACH_STALL_ENV})")
     parser.add_argument("--cleanup-interval", type=float, default=30.0, help=argparse.SUPPRESS)
     parser.add_argument("--weaver-grace-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-keepalive-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
@@ -97,6 +126,8 @@ def from_args(args: argparse.Namespace) -> LocalConfig:
         config.data_dir = args.data_dir.expanduser().resolve()
     if args.keep_weavers:
         config.keep_weavers = True
+    if args.attach_stall_seconds is not None:
+        config.attach_stall_seconds = args.attach_stall_seconds
     if args.llm_rate_limit_every is not None:
         config.llm_rate_limit_every = max(0, args.llm_rate_limit_every)
     return config

@@ -10,22 +10,11 @@ holding the weaver forever: a laptop closed with a terminal tab open must not st
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 HIGH_WATER = 4 * 1024 * 1024
 LOW_WATER = 1024 * 1024
-STALL_ENV = "LOOM_LOCAL_ATTACH_STALL_SECONDS"
-DEFAULT_STALL_SECONDS = 30.0
-
-
-def stall_seconds_from_env() -> float:
-    try:
-        value = float(os.environ.get(STALL_ENV, ""))
-    except ValueError:
-        return DEFAULT_STALL_SECONDS
-    return value if value > 0 else DEFAULT_STALL_SECONDS
 
 
 class SendBacklog:

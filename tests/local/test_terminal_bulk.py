@@ -42,7 +42,7 @@ RECV_SECONDS = 30.0  # no single frame may take longer than this to come
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLoom]:
     root = tmp_path_factory.mktemp("terminal-bulk")
     with running_local_loom(root / "data",
-                            env={"LOOM_LOCAL_ATTACH_STALL_SECONDS": str(STALL_SECONDS)}) as loom:
+                            extra_args=["--attach-stall-seconds", str(STALL_SECONDS)]) as loom:
         yield loom
 
 

@@ -17,13 +17,12 @@ from ..errors import InvalidRequest, NotAuthenticated
 from ..openapi import SSE_EVENT, errors, json_body, json_response, obj, path_param, query_param
 from ..weaver_request import parse_create
 from ..weavers import STATUSES, Weaver, WeaverManager, parse_tag_filters
-from ..ws_backlog import SendBacklog, stall_seconds_from_env
+from ..ws_backlog import SendBacklog
 
 READ_ONLY_NOTICE = "\r\n*** Read-only access: You can view output but cannot send input ***\r\n"
 FRAME_BYTES = 4096  # Loom sends terminal output in binary frames of at most 4 KiB (§4.7)
 EVENT_LINES = 512
 DEFAULT_TAIL = 256  # the server code's defaults: tail=256, timestamps=true (§4.6)
-STALL_SECONDS = stall_seconds_from_env()  # a terminal that reads nothing this long is closed
 
 
 class _WeaverHandler(LocalHandler):
@@ -152,7 +151,7 @@ class WeaverAttachHandler(LocalWebSocketHandler):
             return
         if self.read_only:
             self.write_message(READ_ONLY_NOTICE)
-        self.backlog = SendBacklog(self._stalled, STALL_SECONDS)
+        self.backlog = SendBacklog(self._stalled, self.state.config.attach_stall_seconds)
         replay = process.attach(self._output)
         if replay:  # nothing printed yet is not the end of the terminal (b"" means EOF below)
             self._output(replay)  # a scrollback is far below the mark: no waiting
@@ -172,7 +171,7 @@ class WeaverAttachHandler(LocalWebSocketHandler):
         return self.backlog.add(len(data), sent)
 
     def _stalled(self) -> None:
-        """Took nothing for STALL_SECONDS: let the weaver go on without it (it may reconnect)."""
+        """Took nothing for `attach_stall_seconds`: let the weaver go on without it (it may reconnect)."""
         self._detach()
         if self.ws_connection is not None:
             self.close(1013, "terminal output not read")
