@@ -4,7 +4,10 @@
 import { Widget } from "@lumino/widgets";
 import { h } from "./format.js";
 
-export const PROVIDERS = ["anthropic", "openai", "vertex"];
+// The Python side's vocabulary (client/models/providers.py), which the browser tests hold this to:
+// the providers Loom routes and each one's default model ("" = the model must be named).
+export const PROVIDERS = ["anthropic", "openai", "vertex", "zai"];
+export const DEFAULT_MODELS = { anthropic: "claude-sonnet-4-20250514", openai: "gpt-4o-mini" };
 const TITLE_LENGTH = 60;
 const SAVE_ATTEMPTS = 3;
 
@@ -69,8 +72,10 @@ export class ChatPanel extends Widget {
 
   _build() {
     const s = this.settings();
-    this.provider = h("select", { class: "loom-ChatProvider", "aria-label": "LLM provider" },
+    this.provider = h("select", { class: "loom-ChatProvider", "aria-label": "LLM provider",
+      onchange: () => this._providerChanged() },
       PROVIDERS.map((p) => h("option", { value: p, text: p, selected: p === s.chatProvider })));
+    this._providerWas = this.provider.value;
     this.model = h("input", { class: "loom-ChatModel", value: s.chatModel, placeholder: "model", "aria-label": "Model" });
     this.threadList = h("select", { class: "loom-ThreadList", "aria-label": "Saved threads",
       onfocus: () => this.loadThreads(), onchange: () => this.threadList.value && this.open(this.threadList.value) });
@@ -276,9 +281,20 @@ export class ChatPanel extends Widget {
     else this.say("Open a notebook first: the conversation goes below its active cell.", "error");
   }
 
+  /** A model left at the old provider's default follows the new provider; a typed one stays. */
+  _providerChanged() {
+    const was = this._providerWas;
+    this._providerWas = this.provider.value;
+    const model = this.model.value.trim();
+    if (!model || (was && model === (DEFAULT_MODELS[was] || ""))) {
+      this.model.value = DEFAULT_MODELS[this.provider.value] || "";
+    }
+  }
+
   settingsChanged(previous, current) {
     if (this.model.value === previous.chatModel) this.model.value = current.chatModel;
     if (this.provider.value === previous.chatProvider) this.provider.value = current.chatProvider;
+    this._providerWas = this.provider.value;
   }
 
   dispose() {

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from ._display import LiveArea, markdown_bundle, text_bundle
-from ._errors import KNOWN_PROVIDERS, MagicError, did_you_mean
+from loom_jupyter.client.models.providers import PROVIDERS, default_model
+
+from ._errors import MagicError, did_you_mean
 from ._expand import expand
 
 if TYPE_CHECKING:
     from loom_jupyter.client import Conversation, Thread, Turn
 
-DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-20250514", "openai": "gpt-4o-mini"}
 CURSOR = " ▌"
 
 
@@ -25,12 +26,12 @@ def answer_markdown(turn: Turn) -> str:
 
 def known_provider(name: str) -> str:
     """`name`, unless it is a typo of a provider Loom has (a newer Loom may have others)."""
-    if name in KNOWN_PROVIDERS:
+    if name in PROVIDERS:
         return name
-    hint = did_you_mean(name, KNOWN_PROVIDERS)
+    hint = did_you_mean(name, PROVIDERS)
     if hint:
         raise MagicError(f"Loom has no LLM provider {name!r}{hint}; "
-                         f"Loom's providers: {', '.join(KNOWN_PROVIDERS)}.")
+                         f"Loom's providers: {', '.join(PROVIDERS)}.")
     return name
 
 
@@ -79,7 +80,7 @@ class ChatSession:
         if not prompt:
             raise MagicError("Nothing to ask: write your message in the cell, below %%loom chat.")
         provider = known_provider(args.provider or self.magics.default_provider)
-        model = args.model or self.magics.default_model or DEFAULT_MODELS.get(provider, "")
+        model = args.model or self.magics.default_model or default_model(provider)
         if not model:
             raise MagicError(f"No default model for provider {provider!r}; pass --model NAME.")
         return self._stream(prompt, provider, model, args.max_tokens or self.magics.max_tokens or None)

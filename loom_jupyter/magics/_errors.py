@@ -29,8 +29,6 @@ class SecretOnCommandLine(MagicError):
     """A literal credential was typed on the command line and refused."""
 
 
-# LLM providers Loom routes at /proxy/{provider}/ (loom-api.md §5.1); a newer Loom may add more.
-KNOWN_PROVIDERS = ("anthropic", "openai", "vertex", "zai")
 # SDK argument names as a %loom user typed them.
 OPTIONS = {"lifetime_hours": "--lifetime", "resources.memory": "--memory",
            "resources.memory_limit": "--memory", "resources.cpu": "--cpu",
@@ -167,8 +165,10 @@ def _not_found(t: Target, said: str) -> str:
     if t.kind == "thread":
         return f"{t.what} was not found: it may have been deleted; %loom threads lists yours."
     if t.kind == "provider":
-        known = ", ".join(KNOWN_PROVIDERS)
-        return (f"Loom has no LLM provider {t.ident!r}{did_you_mean(t.ident, KNOWN_PROVIDERS)}; "
+        from loom_jupyter.client.models.providers import PROVIDERS  # not at %load_ext: no httpx yet
+
+        known = ", ".join(PROVIDERS)
+        return (f"Loom has no LLM provider {t.ident!r}{did_you_mean(t.ident, PROVIDERS)}; "
                 f"pass --provider NAME (Loom's providers: {known}).")
     return f"Not found while {t.doing}: {said}."
 

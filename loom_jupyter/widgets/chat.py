@@ -9,16 +9,15 @@ from typing import Any
 import ipywidgets as w
 
 from loom_jupyter.client import Conversation, Loom, LoomError, Turn
+from loom_jupyter.client.models.providers import PROVIDERS, SUGGESTED_MODELS
 
 from ._poll import Throttle, close_tree, start_daemon
 from ._turns import hidden_note, render_streaming, turn_html
 
 __all__ = ["PROVIDER_MODELS", "ChatPanel"]
 
-PROVIDER_MODELS: dict[str, list[str]] = {
-    "anthropic": ["claude-sonnet-4-20250514", "claude-opus-4-20250514", "claude-3-5-haiku-latest"],
-    "openai": ["gpt-4o", "gpt-4o-mini", "gpt-4.1"],
-}
+# Every provider Loom routes, each with the models to suggest (the first is the default).
+PROVIDER_MODELS: dict[str, list[str]] = {p: list(SUGGESTED_MODELS.get(p, ())) for p in PROVIDERS}
 _WIDE = w.Layout(width="100%")
 
 

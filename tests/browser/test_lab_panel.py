@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
+from loom_jupyter.client.models.providers import PROVIDERS, default_model
 from tests.fixtures.wait import wait_until
 
 from tests.fixtures.loom_server import LocalLoom, running_local_loom
@@ -223,6 +224,18 @@ def test_the_chat_panel_streams_saves_and_reopens_a_thread(lab: Lab) -> None:
     chat.locator(".loom-ChatTurn-user", has_text=QUESTION).wait_for()
     assert chat.locator(".loom-ChatTurn").count() == 2
     status.filter(has_text=f"Opened thread {thread_id}").wait_for()
+
+    # the Python side's providers, and a default model that follows the provider until typed over
+    provider, model = chat.get_by_label("LLM provider"), chat.get_by_label("Model")
+    offered = provider.locator("option").evaluate_all("(options) => options.map((o) => o.value)")
+    assert tuple(offered) == PROVIDERS
+    assert model.input_value() == default_model("anthropic")
+    for name in ("openai", "vertex", "anthropic"):
+        provider.select_option(name)
+        assert model.input_value() == default_model(name), name
+    model.fill("my-model")
+    provider.select_option("openai")
+    assert model.input_value() == "my-model"
     assert _errors(lab) == [], lab.report()
 
 

@@ -142,3 +142,11 @@ def test_line_form_builds_the_chat_panel(ip):
         assert "chat widget is not available" in ran.usage_error()
     else:
         assert type(ran.value).__name__ == "ChatPanel"
+
+
+def test_one_provider_vocabulary_with_defaults_and_did_you_mean(ip):
+    """Providers and default models come from the client (client/models/providers.py)."""
+    no_default = run(ip, "%%loom chat --provider vertex\nhi").usage_error()
+    assert no_default == "No default model for provider 'vertex'; pass --model NAME."
+    typo = run(ip, "%%loom chat --provider opnai\nhi").usage_error()
+    assert "(did you mean openai?)" in typo and "anthropic, openai, vertex, zai" in typo

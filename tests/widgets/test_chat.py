@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loom_jupyter.client import Loom
+from loom_jupyter.client.models.providers import PROVIDERS, default_model
 from loom_jupyter.widgets.chat import ChatPanel
 
 from ._support import assert_no_secret, wait_until
@@ -49,7 +50,7 @@ def test_streams_the_offline_answer_and_renders_markdown(panel):
 def test_the_panel_shows_and_sends_the_newest_turns_but_keeps_them_all(client):
     chat = ChatPanel(client, provider="openai", max_history=4)
     try:
-        assert chat.model.value == "gpt-4o"
+        assert chat.model.value == "gpt-4o-mini"  # the one default (client/models/providers.py)
         for n in range(3):
             ask(chat, f"question {n}")
         assert [t.content for t in chat.turns if t.role == "user"] == ["question 0", "question 1", "question 2"]
@@ -148,6 +149,21 @@ def test_a_failed_question_is_given_back_and_not_kept(client):
         assert chat.turns == () and chat.prompt.value == "lost?"
         assert "lost?" not in chat.history.value and not chat.send_button.disabled
         assert chat.save() is None and chat.message.startswith("Nothing to save yet")
+    finally:
+        chat.close()
+
+
+def test_every_provider_is_offered_with_its_default_model(client):
+    chat = ChatPanel(client)
+    try:
+        assert tuple(chat.provider.options) == PROVIDERS
+        assert chat.model.value == default_model("anthropic") != ""
+        chat.provider.value = "vertex"  # no suggestion: the model must be named
+        assert chat.model.value == "" and chat.model.options == ()
+        ask(chat, "anyone?")
+        assert chat.message == "Type a question and pick a model first." and chat.turns == ()
+        chat.provider.value = "openai"
+        assert chat.model.value == "gpt-4o-mini" and "gpt-4.1" in chat.model.options
     finally:
         chat.close()
 
