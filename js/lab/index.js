@@ -2,7 +2,7 @@
 // panel, palette commands, a status-bar item and settings. It needs no kernel: everything goes
 // through the server extension's `{base_url}loom/...` routes (./api.js).
 import { ILabShell, ILayoutRestorer } from "@jupyterlab/application";
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from "@jupyterlab/apputils";
+import { ICommandPalette, InputDialog, MainAreaWidget, WidgetTracker } from "@jupyterlab/apputils";
 import { INotebookTracker, NotebookActions } from "@jupyterlab/notebook";
 import { ISettingRegistry } from "@jupyterlab/settingregistry";
 import { IStatusBar } from "@jupyterlab/statusbar";
@@ -49,6 +49,7 @@ export const COMMANDS = {
   openTerminal: "loom:open-terminal",
   openChat: "loom:open-chat",
   signIn: "loom:sign-in",
+  useConnection: "loom:use-connection",
 };
 
 /** A status-bar item: the running weavers, from the shared poll; a click shows the panel. */
@@ -196,9 +197,28 @@ function activate(app, shell, palette, restorer, registry, statusBar, notebooks)
   commands.addCommand(COMMANDS.signIn, {
     label: "Loom: Sign In…", execute: () => { shell.activateById(sidebar.id); sidebar.signIn(); },
   });
+  const loomConnections = () => (connections.list || []).filter((c) => c.kind === "loom").map((c) => c.name);
+  commands.addCommand(COMMANDS.useConnection, {
+    label: (args) => (args.name ? `Loom: Use Connection ${args.name}` : "Loom: Use Connection…"),
+    caption: "Work with another of this server's Loom connections (sidebar, new tabs, new chats)",
+    describedBy: { args: { type: "object", properties: { name: { type: "string", description: "a Loom connection's name" } } } },
+    isEnabled: (args) => (args.name ? loomConnections().includes(args.name) : loomConnections().length > 1),
+    execute: async (args) => {
+      let name = args.name;
+      if (!name) {
+        const names = loomConnections();
+        const answer = await InputDialog.getItem({ title: "Use Loom connection", label: "Connection",
+          items: names, current: Math.max(0, names.indexOf(connections.current)) });
+        if (!answer.button.accept || !answer.value) return;
+        name = answer.value;
+      }
+      connections.select(name);
+      shell.activateById(sidebar.id);
+    },
+  });
   if (palette) {
     for (const command of [COMMANDS.showPanel, COMMANDS.refresh, COMMANDS.newWeaver, COMMANDS.deleteSelected,
-      COMMANDS.openChat, COMMANDS.signIn]) palette.addItem({ command, category: "Loom" });
+      COMMANDS.openChat, COMMANDS.signIn, COMMANDS.useConnection]) palette.addItem({ command, category: "Loom" });
   }
 
   if (statusBar) {

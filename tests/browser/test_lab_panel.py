@@ -450,6 +450,21 @@ def _use(sidebar: Any, name: str) -> None:
     sidebar.locator(f".loom-Connection[data-connection='{name}'][data-current='true']").wait_for()
 
 
+def _use_from_palette(lab: Lab, sidebar: Any, name: str) -> None:
+    """"Loom: Use Connection…" from the command palette, `name` chosen in its dialog."""
+    lab.page.keyboard.press("Control+Shift+C")
+    search = lab.page.locator(".lm-CommandPalette-input")
+    search.wait_for(state="visible")
+    search.fill("Loom: Use Connection")
+    lab.page.locator(".lm-CommandPalette-item:not(.lm-mod-disabled)",
+                     has_text="Loom: Use Connection").first.click()
+    dialog = lab.page.locator(".jp-Dialog")
+    dialog.locator("select").select_option(name)
+    dialog.locator("button.jp-mod-accept").click()
+    dialog.wait_for(state="detached")
+    sidebar.locator(f".loom-Connection[data-connection='{name}'][data-current='true']").wait_for()
+
+
 def test_signing_in_from_the_panel(keyless: Lab, loom_server: LocalLoom) -> None:
     sidebar = _open_lab(keyless, "loom-panel-signin")
     _use(sidebar, "default")
@@ -569,8 +584,8 @@ def test_the_panel_works_on_every_loom_connection(keyless: Lab, staging_loom: Lo
             timeout=15_000)
         row.wait_for(state="detached", timeout=15_000)
 
-        # back on default: nobody signed in there, the list says so
-        _use(sidebar, "default")
+        # back on default from the command palette: nobody signed in there, the list says so
+        _use_from_palette(keyless, sidebar, "default")
         summary.filter(has_text="Sign in to connection default").wait_for()
         assert _errors(keyless) == [], keyless.report()
     finally:
