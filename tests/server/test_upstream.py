@@ -69,6 +69,18 @@ def _answering(raw: bytes, then_wait: float = 1.0) -> Script:
     return answer
 
 
+def _in_two_parts(first: bytes, rest: bytes, release: asyncio.Event) -> Script:
+    """A script that reads the request, writes `first`, and writes `rest` once released."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(first)
+        await writer.drain()
+        await release.wait()
+        writer.write(rest)
+        await writer.drain()
+    return answer
+
+
 # -- against the real local Loom ---------------------------------------------------------------
 async def test_a_body_read_to_its_end_gives_the_connection_back(loom_server):
     upstream = _upstream()
@@ -154,15 +166,9 @@ async def test_a_kept_alive_connection_closed_by_the_upstream_is_reported_as_sta
 
 async def test_chunks_are_handed_over_as_they_arrive():
     release = asyncio.Event()
-
-    async def slow_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n7\r\ndata: 1")
-        await writer.drain()
-        await release.wait()
-        writer.write(b"\r\n7;ext=1\r\ndata: 2\r\n0\r\nX-Trailer: t\r\n\r\n")
-        await writer.drain()
+    slow_chunks = _in_two_parts(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n7\r\ndata: 1",
+                                b"\r\n7;ext=1\r\ndata: 2\r\n0\r\nX-Trailer: t\r\n\r\n", release)
 
     async with Scripted(slow_chunks) as server:
         upstream = _upstream()
@@ -287,15 +293,9 @@ async def test_an_answer_sent_before_the_upstream_stops_reading_the_upload_is_ke
 
 async def test_chunks_already_received_are_handed_over_together():
     release = asyncio.Event()
-
-    async def burst(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        events = b"".join(b"9\r\ndata: %d\n\n\r\n" % i for i in range(5))
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + events)
-        await writer.drain()
-        await release.wait()
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+    events = b"".join(b"9\r\ndata: %d\n\n\r\n" % i for i in range(5))
+    burst = _in_two_parts(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + events,
+                          b"0\r\n\r\n", release)
 
     async with Scripted(burst) as server:
         upstream = _upstream()
