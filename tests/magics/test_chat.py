@@ -138,10 +138,13 @@ def test_chat_errors_before_streaming_are_one_line(ip):
 
 def test_line_form_builds_the_chat_panel(ip):
     ran = run(ip, "%loom chat --provider openai")
-    if ran.error is not None:  # the widget may be unavailable; then the error is one clear line
-        assert "chat widget is not available" in ran.usage_error()
-    else:
-        assert type(ran.value).__name__ == "ChatPanel"
+    assert ran.error is None, ran.error
+    panel = ran.value
+    try:
+        assert type(panel).__name__ == "ChatPanel"
+        assert (panel.provider.value, panel.model.value) == ("openai", "gpt-4o-mini")
+    finally:
+        panel.close()
 
 
 def test_one_provider_vocabulary_with_defaults_and_did_you_mean(ip):
