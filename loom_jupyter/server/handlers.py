@@ -32,8 +32,8 @@ SMALL_RESPONSE = 1024 * 1024
 _METHODS_WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 _SAFE_TO_RESEND = ("GET", "HEAD", "OPTIONS")
 _STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-_LENGTH = re.compile(r"[0-9]{1,15}")
-UPSTREAM_TYPE_HEADER = "X-Loom-Content-Type"  # a relayed file's own type (not loom kinds)  # ASCII digits only: str.isdigit() also takes "٣"
+_LENGTH = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() also takes "٣"
+UPSTREAM_TYPE_HEADER = "X-Loom-Content-Type"  # a relayed file's own type
 
 
 def _is_sse(ctype: str) -> bool:
