@@ -34,14 +34,15 @@ def display_url(url: str) -> str:
 
 
 @contextmanager
-def upstream_errors(url: str, secret: Secrets, path: str,
-                    setting: str = "c.LoomJupyter.url") -> Iterator[None]:
+def upstream_errors(url: str, secret: Secrets, path: str, setting: str = "c.LoomJupyter.url",
+                    *, reading_body: bool = False) -> Iterator[None]:
     """Translate every failure of a call to the upstream at `url` (for the request `path`);
-    `setting` names where that URL is configured."""
+    `setting` names where that URL is configured. With `reading_body`, Loom has answered and
+    its body is being read: a failure then is an answer broken off, not an unreachable Loom."""
     try:
         yield
     except httpx.HTTPError as exc:
-        raise transport_error(exc, url, setting) from None
+        raise (broken_off(exc, url) if reading_body else transport_error(exc, url, setting)) from None
     except BodyError as exc:
         raise ProxyError(502, "upstream_bad_body", f"Loom at {url} sent {exc}; the proxy does "
                          "not relay it.", loom_url=url) from None
@@ -64,6 +65,16 @@ def transport_error(exc: httpx.HTTPError, url: str,
                           f"({kind}).", loom_url=url)
     return ProxyError(502, "upstream_unreachable", f"Cannot reach Loom at {url} ({kind}): is it "
                       f"running, and is {setting} right?", loom_url=url)
+
+
+def broken_off(exc: httpx.HTTPError, url: str) -> ProxyError:
+    """Loom answered, then its body stopped short: 504 if it went quiet, else 502."""
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return ProxyError(504, "upstream_timeout", f"Loom at {url} stopped sending its answer "
+                          f"({kind}).", loom_url=url)
+    return ProxyError(502, "upstream_broke_off", f"Loom at {url} broke off its answer ({kind}); "
+                      "try again.", loom_url=url)
 
 
 async def wrap_non_json(response: UpstreamAnswer, url: str, secret: Secrets,

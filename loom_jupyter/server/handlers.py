@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 from tornado.httputil import responses
 from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
@@ -297,7 +298,9 @@ class LoomProxyHandler(LoomAuthMixin):
             self.finish()
         elif (_LENGTH.fullmatch(length) and int(length) <= SMALL_RESPONSE
               and not check_encoding(response.headers)):
-            self.finish(await read_all(response, self.loom.all_secrets()))
+            with self._upstream_errors(reading_body=True):
+                body = await read_all(response, self.loom.all_secrets())
+            self.finish(body)
         else:
             async for chunk in self._upstream_chunks(response):
                 self.write(chunk)
@@ -309,18 +312,30 @@ class LoomProxyHandler(LoomAuthMixin):
             async for chunk in relayed_chunks(response, self.loom.all_secrets()):
                 yield chunk
         except (httpx.HTTPError, BodyError) as exc:
-            # Headers are gone already: all we can do is end the stream where it broke.
-            self.log.warning("loom proxy: upstream stream broke (%s)", exc if isinstance(
-                exc, BodyError) else type(exc).__name__)
+            if not self._headers_written:  # nothing relayed yet: one clear error instead
+                with self._upstream_errors(reading_body=True):
+                    raise
+            self.log.warning("loom proxy: %s %s: Loom's answer broke off (%s)",
+                             self.request.method, safe_path(self.request.path),
+                             exc if isinstance(exc, BodyError) else type(exc).__name__)
+            self._cut_short()
 
-    def _upstream_errors(self) -> AbstractContextManager[None]:
+    def _cut_short(self) -> None:
+        """Loom's answer broke after its head was relayed: drop the caller's connection before
+        the end-of-body marker, so the browser or kernel sees an incomplete answer (and retries
+        or reconnects) rather than a complete-looking short one. finish() then writes nothing."""
+        connection = self.request.connection
+        if isinstance(connection, HTTP1Connection):
+            connection.close()
+
+    def _upstream_errors(self, reading_body: bool = False) -> AbstractContextManager[None]:
         """Translate what talking to the upstream raised (worked out only when it raised)."""
-        return _Translated(self)
+        return _Translated(self, reading_body)
 
-    def _translator(self) -> AbstractContextManager[None]:
+    def _translator(self, reading_body: bool) -> AbstractContextManager[None]:
         connection = self.connection
         return upstream_errors(connection.display_url, self.loom.all_secrets(),
-                               self.request.path, connection.setting)
+                               self.request.path, connection.setting, reading_body=reading_body)
 
     def on_connection_close(self) -> None:
         self._client_gone = True
@@ -357,10 +372,10 @@ class _Translated:
     """`errors.upstream_errors` for the handler's upstream, its arguments (the display URL,
     every secret) gathered only when something was raised: nothing to do on success."""
 
-    __slots__ = ("_handler",)
+    __slots__ = ("_handler", "_reading_body")
 
-    def __init__(self, handler: LoomProxyHandler) -> None:
-        self._handler = handler
+    def __init__(self, handler: LoomProxyHandler, reading_body: bool) -> None:
+        self._handler, self._reading_body = handler, reading_body
 
     def __enter__(self) -> None:
         return None
@@ -368,7 +383,7 @@ class _Translated:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if isinstance(exc, Exception):
-            with self._handler._translator():
+            with self._handler._translator(self._reading_body):
                 raise exc
 
 

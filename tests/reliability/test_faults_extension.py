@@ -83,7 +83,8 @@ async def test_llm_stream_cut_upstream_is_flagged_with_the_partial_answer(kernel
                 seen.append(event.content)
     assert len(seen) == 8 and info.value.partial_text == "".join(seen)
     assert info.value.partial_text.startswith("[offline]")
-    assert "ended before the answer was complete" in one_line(info.value)
+    # the extension drops the kernel's connection where Loom's broke: the same as a direct cut
+    assert "The LLM stream was cut off" in one_line(info.value)
     events = [e async for e in kernel_client.llm.stream("anthropic", MODEL, MESSAGES)]
     assert isinstance(events[-1], Completed)
 

@@ -1,4 +1,5 @@
-"""Issue 18's findings, each as a regression test against a hostile upstream (tests/security/hostile.py).
+"""Issue 18's findings, each as a regression test against a hostile upstream (tests/security/hostile.py),
+and answers that break off in the middle (never relayed as complete ones).
 
 The extension points at the stand-in; a canary on another loopback port records anything a
 followed redirect would send. Every test here also runs under conftest's guard: no 500 and no
@@ -288,6 +289,45 @@ async def test_generated_upstream_header_values_never_500(loom_proxy: LoomProxy,
             assert r.headers["x-content-type-options"] == "nosniff"
             for header, got in r.headers.multi_items():
                 assert got.isascii() and got.isprintable(), (header, got)
+
+
+# -- answers that break off -------------------------------------------------------------------
+@pytest.mark.parametrize("ctype", ["application/json", "application/octet-stream"])
+@pytest.mark.parametrize("framing", ["Content-Length: 10", "Content-Length: 2000000",
+                                     "Transfer-Encoding: chunked"])
+async def test_an_answer_broken_off_before_any_byte_is_one_clear_502(
+        loom_proxy: LoomProxy, hostile: Hostile, ctype: str, framing: str) -> None:
+    # A small answer is read whole before it is relayed, so its first bytes change nothing.
+    partial = b"[1,2," if framing == "Content-Length: 10" else b""
+    hostile.canned = (f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\n{framing}\r\n\r\n".encode()
+                      + partial)
+    async with loom_proxy.client() as client:
+        r = await client.get("api/canned")
+    assert r.status_code == 502, r.text
+    assert r.json()["error"] == "upstream_broke_off"
+    assert r.json()["message"] == f"Loom at {hostile.url} broke off its answer (ReadError); try again."
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "application/octet-stream",
+                                   "text/event-stream"])
+async def test_an_answer_broken_off_midway_is_never_relayed_as_complete(
+        loom_proxy: LoomProxy, hostile: Hostile, ctype: str) -> None:
+    """Once bytes are relayed the status cannot change: the caller's connection is dropped
+    before the end-of-body marker, so a download or a JSON list is never silently short."""
+    hostile.canned = (f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n".encode() + b"5\r\n[1,2,\r\n")
+    received = bytearray()
+    async with loom_proxy.client() as client:
+        async with client.stream("GET", "api/canned") as r:
+            assert r.status_code == 200
+            with pytest.raises(httpx.RemoteProtocolError, match="incomplete"):
+                async for chunk in r.aiter_raw():
+                    received += chunk
+    assert bytes(received) == b"[1,2,"  # what arrived was relayed, and then the break
+    async with loom_proxy.client() as client:  # and the proxy goes on serving
+        hostile.canned = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 2\r\n\r\n{}")
+        assert (await client.get("api/canned")).json() == {}
 
 
 async def _first_answer(proxy: LoomProxy, request: bytes) -> tuple[int, bytes]:
