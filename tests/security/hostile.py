@@ -13,6 +13,7 @@ import json
 import zlib
 from dataclasses import dataclass, field
 
+HEAD_LIMIT = 4 * 1024 * 1024  # the largest request head the stand-in reads
 BOMB_DECODED = 600 * 1024 * 1024  # the gzip bomb's size once inflated (about 600 KiB on the wire)
 
 
@@ -166,8 +167,8 @@ async def start_hostile() -> Hostile:
                 writer.write(part)
                 await writer.drain()
                 await asyncio.sleep(0.01)
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError,
-                asyncio.CancelledError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
+                ConnectionError, ValueError, asyncio.CancelledError):
             pass  # a stand-in stopped mid-answer at teardown is not a server error
         finally:
             writer.close()
@@ -183,7 +184,10 @@ async def start_hostile() -> Hostile:
             writer.close()
 
     for handler in (serve, canary):
-        hostile._servers.append(await asyncio.start_server(handler, "127.0.0.1", 0))
+        # A request head may be as large as the proxy lets through (generated header values):
+        # reading it must not be where the stand-in fails.
+        hostile._servers.append(await asyncio.start_server(handler, "127.0.0.1", 0,
+                                                           limit=HEAD_LIMIT))
     main_port = hostile._servers[0].sockets[0].getsockname()[1]
     canary_port = hostile._servers[1].sockets[0].getsockname()[1]
     hostile.url = f"http://127.0.0.1:{main_port}"
