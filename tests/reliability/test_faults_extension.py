@@ -73,6 +73,22 @@ async def test_log_follow_through_the_extension_survives_20_upstream_drops(kerne
     assert lines == [f"line {i:05d}" for i in range(n)]
 
 
+@pytest.mark.parametrize("action, options", [("drop_after", {"n": 3000}), ("truncate", {}),
+                                             ("reset_after", {"n": 3000})])
+async def test_a_log_snapshot_cut_upstream_is_still_whole_in_the_kernel(
+        kernel_client, faults, action, options):
+    """Loom's answer broken off midway reaches the kernel as a broken answer (not a short
+    complete one), so the SDK's snapshot resumes after its last line instead of ending there."""
+    n = 3000
+    weaver = await kernel_client.weavers.create(IMAGE, command=counting_script(n, 0),
+                                                tags={"case": unique()}, lifetime_hours=1)
+    await kernel_client.weavers.wait(weaver.id, "succeeded", timeout=60)
+    faults.add(action, "GET", LOGS, times=1, **options)
+    lines = [line.text async for line in kernel_client.weavers.logs(weaver.id, follow=False)]
+    assert lines == [f"line {i:05d}" for i in range(n)]
+    assert faults.count("GET", LOGS) >= 2  # the cut happened, and the rest was asked for
+
+
 async def test_llm_stream_cut_upstream_is_flagged_with_the_partial_answer(kernel_client, faults):
     faults.add("cut_after_events", "POST", STREAM, events=8)
     seen: list[str] = []

@@ -187,7 +187,7 @@ def test_follow_survives_loom_unreachable_while_the_weaver_runs(client, faults):
 
 @outage_timeout
 def test_follow_survives_a_restart_of_the_local_server(loom_server_factory):
-    """The local server stops (its weaver with it: local processes do not outlive it) and
+    """The local server stops cleanly (which stops its weaver: no --keep-weavers) and
     starts again on the same data directory; the follow waits, then delivers the rest of the
     kept log exactly once and ends with the weaver's end in one line."""
     first = loom_server_factory()
