@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per check; exit 1 when any check fails."""
-    checks = [_configuration(args.url), _bundle(), _extension_config()]
+    checks = [_configuration(args.url), _bundle(), _extension_config(), _lab_panel()]
     checks += _connection(args.url)
     for state, topic, detail in checks:
         print(f"[{state:>4}] {topic}: {detail}")
@@ -52,6 +53,25 @@ def _extension_config() -> Check:
     if any(p.exists() for p in places):
         return ("ok", "server extension", "enabled by " + name)
     return ("warn", "server extension", f"{name} not installed; the /loom/ proxy will be off")
+
+
+def _lab_panel(places: list[str] | None = None) -> Check:
+    """The prebuilt labextension (the Loom panel) where JupyterLab looks for one (`places`:
+    the labextensions directories, Jupyter's own list by default)."""
+    if places is None:
+        from jupyter_core.paths import jupyter_path
+
+        places = jupyter_path("labextensions")
+    for place in places:
+        manifest = Path(place) / "loom-jupyter" / "package.json"
+        if manifest.is_file():
+            try:
+                version = json.loads(manifest.read_text()).get("version", "?")
+            except (OSError, ValueError):
+                return ("warn", "Lab panel", f"{manifest} is unreadable; reinstall loom-jupyter")
+            return ("ok", "Lab panel", f"labextension {version} in {place}")
+    return ("warn", "Lab panel", "the labextension is not installed, so JupyterLab shows no Loom "
+            "panel; reinstall loom-jupyter (its wheel carries it), or `make labext` in a checkout")
 
 
 def _connection(url: str | None) -> list[Check]:

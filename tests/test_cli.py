@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loom_jupyter._doctor import _lab_panel
 from loom_jupyter._version import __version__
 from loom_jupyter.cli import main
 from tests.fixtures.wait import wait_until
@@ -79,6 +80,19 @@ def test_doctor_reports_without_secrets(loom_server, capsys, monkeypatch):
     assert "healthy" in out and "authenticated as admin" in out
     assert f"(version {__version__})" in out and "unknown version" not in out
     assert loom_server.admin_key not in out
+
+
+def test_doctor_finds_the_lab_panel_where_jupyterlab_looks(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("LOOM_URL", "http://127.0.0.1:9")  # nothing listens: the rest may fail
+    main(["doctor"])
+    assert "[  ok] Lab panel: labextension " in capsys.readouterr().out  # make test links it
+    assert _lab_panel([str(tmp_path)]) == (
+        "warn", "Lab panel", "the labextension is not installed, so JupyterLab shows no Loom "
+        "panel; reinstall loom-jupyter (its wheel carries it), or `make labext` in a checkout")
+    (tmp_path / "loom-jupyter").mkdir()
+    (tmp_path / "loom-jupyter" / "package.json").write_text('{"version": "9.8.7"}')
+    assert _lab_panel([str(tmp_path / "none"), str(tmp_path)]) == (
+        "ok", "Lab panel", f"labextension 9.8.7 in {tmp_path}")
 
 
 def test_doctor_fails_clearly_without_configuration(capsys, monkeypatch):
