@@ -93,6 +93,10 @@ def test_doctor_finds_the_lab_panel_where_jupyterlab_looks(capsys, monkeypatch, 
     (tmp_path / "loom-jupyter" / "package.json").write_text('{"version": "9.8.7"}')
     assert _lab_panel([str(tmp_path / "none"), str(tmp_path)]) == (
         "ok", "Lab panel", f"labextension 9.8.7 in {tmp_path}")
+    (tmp_path / "loom-jupyter" / "package.json").write_text("{not json")
+    state, _, detail = _lab_panel([str(tmp_path)])
+    assert (state, detail) == ("warn", f"{tmp_path / 'loom-jupyter' / 'package.json'} is "
+                                       "unreadable; reinstall loom-jupyter")
 
 
 def test_doctor_fails_clearly_without_configuration(capsys, monkeypatch):

@@ -31,25 +31,25 @@ def _env_keep_weavers() -> bool:
     return os.environ.get(KEEP_WEAVERS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _env_attach_stall() -> float:
-    value = os.environ.get(ATTACH_STALL_ENV, "").strip()
-    try:
-        seconds = float(value) if value else DEFAULT_ATTACH_STALL_SECONDS
-    except ValueError:
-        raise SystemExit(f"{ATTACH_STALL_ENV} must be a number of seconds, got {value!r}") from None
-    if not seconds > 0:
-        raise SystemExit(f"{ATTACH_STALL_ENV} must be above 0, got {value!r}")
-    return seconds
-
-
 def _positive_seconds(text: str) -> float:
+    """`text` as a number of seconds above 0 (the flag's type; the variable reuses it)."""
     try:
         seconds = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
     if not seconds > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
     return seconds
+
+
+def _env_attach_stall() -> float:
+    value = os.environ.get(ATTACH_STALL_ENV, "").strip()
+    if not value:
+        return DEFAULT_ATTACH_STALL_SECONDS
+    try:
+        return _positive_seconds(value)
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"{ATTACH_STALL_ENV} {exc}") from None
 
 
 @dataclass

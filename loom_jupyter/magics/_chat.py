@@ -5,9 +5,9 @@ from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
-from ._display import LiveArea, markdown_bundle, text_bundle
 from loom_jupyter.client.models.providers import PROVIDERS, default_model
 
+from ._display import LiveArea, markdown_bundle, text_bundle
 from ._errors import MagicError, did_you_mean
 from ._expand import expand
 
